@@ -1,0 +1,16 @@
+"""Shims for the two known incompatibilities of the verified stack (see DESIGN.md).
+
+Importing :mod:`clbox` applies both, once:
+
+* :func:`install_mmcv_ops_fallback`: mmcv-lite has no compiled ``mmcv.ops``; mmseg imports
+  ``point_sample`` and ``sigmoid_focal_loss`` from it unconditionally.
+* :func:`register_checkpoint_safe_globals`: torch >= 2.6 loads checkpoints with
+  ``weights_only=True``, and mmengine checkpoints hold ``HistoryBuffer`` and numpy objects.
+"""
+from .mmcv_ops import install_mmcv_ops_fallback
+from .torch_load import register_checkpoint_safe_globals
+
+install_mmcv_ops_fallback()
+register_checkpoint_safe_globals()
+
+__all__ = ['install_mmcv_ops_fallback', 'register_checkpoint_safe_globals']

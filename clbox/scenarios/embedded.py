@@ -1,0 +1,179 @@
+"""Datasets that need no download: scikit-learn's digits and idx-file (Fashion-)MNIST.
+
+All are :class:`ArrayDataset` subclasses: images live in one uint8 array shared by every
+subset (splitting a scenario never copies pixels), and each sample is
+``dict(img=HxWxC uint8, gt_label=int)`` before the pipeline, like mmpretrain's loaders give.
+"""
+import gzip
+import os
+import os.path as osp
+from typing import List, Optional, Sequence
+
+import numpy as np
+from mmengine.dataset import BaseDataset
+
+from clbox.registry import DATASETS
+
+
+class _SharedArray:
+    """Holds an array that ``copy.deepcopy`` shares instead of copying (for subsets)."""
+
+    def __init__(self, array: np.ndarray):
+        self.array = array
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+@DATASETS.register_module()
+class ArrayDataset(BaseDataset):
+    """An mm dataset over in-memory arrays.
+
+    Args:
+        images (np.ndarray): (N, H, W) or (N, H, W, C) uint8 images.
+        labels (Sequence[int]): N class ids.
+        classes (Sequence[str], optional): Class names. Defaults to ``'0'..'K-1'``.
+        pipeline (list): mm transforms. Defaults to [].
+        **kwargs: Passed to :class:`mmengine.dataset.BaseDataset`.
+    """
+
+    def __init__(self, images: np.ndarray, labels: Sequence[int],
+                 classes: Optional[Sequence[str]] = None, pipeline: Sequence = (), **kwargs):
+        images = np.asarray(images)
+        if images.ndim == 3:
+            images = images[..., None]
+        labels = np.asarray(labels, dtype=np.int64)
+        if len(images) != len(labels):
+            raise ValueError(f'{type(self).__name__}: {len(images)} images but '
+                             f'{len(labels)} labels.')
+        self._images = _SharedArray(images)
+        self._labels = labels
+        if classes is None:
+            classes = [str(i) for i in range(int(labels.max()) + 1 if len(labels) else 0)]
+        kwargs.setdefault('serialize_data', False)
+        super().__init__(metainfo=dict(classes=tuple(classes)), pipeline=list(pipeline),
+                         **kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        return [dict(sample_idx=i, gt_label=int(label)) for i, label in enumerate(self._labels)]
+
+    def get_data_info(self, idx: int) -> dict:
+        info = super().get_data_info(idx)
+        info['img'] = self._images.array[info['sample_idx']]
+        info['img_shape'] = info['ori_shape'] = info['img'].shape[:2]
+        return info
+
+    def get_gt_labels(self) -> np.ndarray:
+        """Labels of every sample, in order."""
+        return np.array([d['gt_label'] for d in self.data_list], dtype=np.int64)
+
+    @property
+    def images(self) -> np.ndarray:
+        """Every image of this (sub)set, as one uint8 array."""
+        return self._images.array[[d['sample_idx'] for d in self.data_list]]
+
+
+def _split_indices(n: int, split: str, test_ratio: float, seed: int) -> np.ndarray:
+    order = np.random.RandomState(seed).permutation(n)
+    n_test = int(round(n * test_ratio))
+    if split == 'train':
+        return np.sort(order[n_test:])
+    if split == 'test':
+        return np.sort(order[:n_test])
+    if split == 'all':
+        return np.arange(n)
+    raise ValueError(f"split must be 'train', 'test' or 'all', got {split!r}.")
+
+
+@DATASETS.register_module()
+class Digits(ArrayDataset):
+    """scikit-learn's 1,797 8x8 handwritten digits, embedded in the package (no download).
+
+    Pixel values 0..16 are scaled to 0..255 uint8. The train/test split is a seeded
+    stratification-free random split.
+
+    Args:
+        split (str): 'train', 'test' or 'all'. Defaults to 'train'.
+        test_ratio (float): Fraction held out for 'test'. Defaults to 0.2.
+        seed (int): Seed of the split. Defaults to 0.
+        pipeline (list): mm transforms. Defaults to [].
+    """
+
+    def __init__(self, split: str = 'train', test_ratio: float = 0.2, seed: int = 0,
+                 pipeline: Sequence = (), **kwargs):
+        from sklearn.datasets import load_digits
+        data = load_digits()
+        images = np.round(data.images * (255.0 / 16.0)).astype(np.uint8)
+        idx = _split_indices(len(images), split, test_ratio, seed)
+        super().__init__(images[idx], data.target[idx], pipeline=pipeline, **kwargs)
+
+
+def read_idx(path: str) -> np.ndarray:
+    """Read an idx file (the MNIST format), gzipped or not.
+
+    Raises:
+        ValueError: If the file is not a valid idx file.
+    """
+    opener = gzip.open if path.endswith('.gz') else open
+    with opener(path, 'rb') as f:
+        data = f.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 8:
+        raise ValueError(f'{path} is not an unsigned-byte idx file (bad magic number).')
+    ndim = data[3]
+    shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], 'big') for i in range(ndim))
+    payload = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+    if payload.size != int(np.prod(shape)):
+        raise ValueError(f'{path} is truncated: header says {shape}, found {payload.size} '
+                         'bytes of data.')
+    return payload.reshape(shape)
+
+
+@DATASETS.register_module()
+class MNIST(ArrayDataset):
+    """MNIST from its idx files under ``data_root`` (``{train,t10k}-{images,labels}-idx?-ubyte[.gz]``).
+
+    Args:
+        data_root (str): Folder holding the four idx files.
+        split (str): 'train' or 'test'. Defaults to 'train'.
+        pipeline (list): mm transforms. Defaults to [].
+    """
+
+    CLASSES = tuple(str(i) for i in range(10))
+    #: How to get the files when they are missing.
+    SOURCE = 'the MNIST idx files (train/t10k images and labels)'
+
+    def __init__(self, data_root: str, split: str = 'train', pipeline: Sequence = (),
+                 **kwargs):
+        if split not in ('train', 'test'):
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}.")
+        prefix = 'train' if split == 'train' else 't10k'
+        images = read_idx(self._find(data_root, f'{prefix}-images-idx3-ubyte'))
+        labels = read_idx(self._find(data_root, f'{prefix}-labels-idx1-ubyte'))
+        super().__init__(images, labels, classes=self.CLASSES, pipeline=pipeline, **kwargs)
+
+    @classmethod
+    def _find(cls, data_root: str, stem: str) -> str:
+        if not osp.isdir(data_root):
+            raise FileNotFoundError(
+                f'{cls.__name__}: data_root "{data_root}" does not exist. Point data_root at '
+                f'a folder with {cls.SOURCE}.')
+        for name in (stem, stem + '.gz', stem.replace('-idx', '.idx'),
+                     stem.replace('-idx', '.idx') + '.gz'):
+            if osp.isfile(osp.join(data_root, name)):
+                return osp.join(data_root, name)
+        raise FileNotFoundError(
+            f'{cls.__name__}: "{stem}[.gz]" not found in "{data_root}" (it holds '
+            f'{sorted(os.listdir(data_root))[:10]}). Put {cls.SOURCE} there.')
+
+
+@DATASETS.register_module()
+class FashionMNIST(MNIST):
+    """Fashion-MNIST from idx files (Debian's ``dataset-fashion-mnist`` installs them).
+
+    Args: as :class:`MNIST`.
+    """
+
+    CLASSES = ('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt',
+               'Sneaker', 'Bag', 'Ankle boot')
+    SOURCE = ('the Fashion-MNIST idx files (`apt-get install dataset-fashion-mnist` puts '
+              'them under /usr/share/dataset-fashion-mnist)')
