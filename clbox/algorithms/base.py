@@ -34,12 +34,19 @@ class ContinualAlgorithm(BaseModel):
     Args:
         model (dict | nn.Module): The task model. Its ``data_preprocessor`` is used.
         buffer (dict, optional): Replay memory config (``BUFFERS``). Defaults to None.
+        data_preprocessor (dict, optional): Given to the task model when its config has
+            none (mmengine's Runner passes a top-level ``data_preprocessor`` here).
+            Defaults to None.
         init_cfg (dict, optional): mmengine init config. Defaults to None.
     """
 
     def __init__(self, model: Union[dict, nn.Module], buffer: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None):
-        model = MODELS.build(model) if isinstance(model, dict) else model
+                 data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None):
+        if isinstance(model, dict):
+            model = dict(model)
+            if data_preprocessor is not None:
+                model.setdefault('data_preprocessor', data_preprocessor)
+            model = MODELS.build(model)
         super().__init__(data_preprocessor=None, init_cfg=init_cfg)
         self.model = model
         self.data_preprocessor = model.data_preprocessor

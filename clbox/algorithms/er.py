@@ -26,9 +26,9 @@ class ER(ContinualAlgorithm):
     """
 
     def __init__(self, model, buffer: Optional[dict] = None,
-                 replay_batch_size: Optional[int] = None, init_cfg=None):
+                 replay_batch_size: Optional[int] = None, **kwargs):
         buffer = buffer if buffer is not None else dict(type='ClassBalancedBuffer', size=200)
-        super().__init__(model, buffer=buffer, init_cfg=init_cfg)
+        super().__init__(model, buffer=buffer, **kwargs)
         self.replay_batch_size = replay_batch_size
 
     def loss(self, inputs, data_samples):

@@ -30,8 +30,8 @@ class EWC(ContinualAlgorithm):
     """
 
     def __init__(self, model, ewc_lambda: float = 100.0, mode: str = 'separate',
-                 decay_factor: float = 1.0, init_cfg=None):
-        super().__init__(model, init_cfg=init_cfg)
+                 decay_factor: float = 1.0, **kwargs):
+        super().__init__(model, **kwargs)
         if mode not in ('separate', 'online'):
             raise ValueError(f"EWC mode must be 'separate' or 'online', got {mode!r}.")
         self.ewc_lambda = ewc_lambda

@@ -24,8 +24,8 @@ class LwF(ContinualAlgorithm):
     """
 
     def __init__(self, model, distill: Optional[dict] = None, alpha: float = 1.0,
-                 init_cfg=None):
-        super().__init__(model, init_cfg=init_cfg)
+                 **kwargs):
+        super().__init__(model, **kwargs)
         self.distill = MODELS.build(distill or dict(type='KDLoss', temperature=2.0))
         self.alpha = alpha
         self.__dict__['teacher'] = None  # not a submodule: no optimizer, no double state

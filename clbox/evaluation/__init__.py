@@ -1,7 +1,7 @@
 """Continual metrics and stream evaluators."""
 from .classification import BaseStreamEvaluator, ClsStreamEvaluator
-from .continual import (average_accuracy, average_forgetting, backward_transfer,
+from .continual import (average_accuracy, average_forgetting, backward_transfer, summarize,
                         forward_transfer, stream_metrics)
 
 __all__ = ['BaseStreamEvaluator', 'ClsStreamEvaluator', 'average_accuracy',
-           'average_forgetting', 'backward_transfer', 'forward_transfer', 'stream_metrics']
+           'average_forgetting', 'backward_transfer', 'forward_transfer', 'stream_metrics', 'summarize']

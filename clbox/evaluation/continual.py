@@ -60,3 +60,27 @@ def stream_metrics(rows, initial: Optional[Sequence[float]] = None) -> Dict[str,
                    forward_transfer=forward_transfer(rows, initial),
                    average_forgetting=average_forgetting(rows))
     return {k: v for k, v in metrics.items() if v is not None}
+
+
+def summarize(matrix, initial_row=None, history=None) -> Dict[str, float]:
+    """Stream metrics plus the last evaluation's metrics and AMCA.
+
+    AMCA (average mean class accuracy, the SSLAD-2021 Track 3A metric) is the mean, over
+    the evaluations after each experience, of the mean per-class accuracy on the test set.
+
+    Args:
+        matrix: Accuracy matrix rows so far.
+        initial_row: Accuracies of the untrained model (for forward transfer).
+        history (list[dict]): Per-experience ``{'metrics': {...}}`` records.
+    """
+    if not matrix:
+        return {}
+    out = stream_metrics(matrix, initial_row)
+    history = history or []
+    mca = [h['metrics']['mean_class_accuracy'] for h in history
+           if 'mean_class_accuracy' in h.get('metrics', {})]
+    if mca:
+        out['amca'] = float(np.mean(mca))
+    if history:
+        out.update({f'last_{k}': v for k, v in history[-1].get('metrics', {}).items()})
+    return out

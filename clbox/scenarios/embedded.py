@@ -55,11 +55,11 @@ class ArrayDataset(BaseDataset):
                          **kwargs)
 
     def load_data_list(self) -> List[dict]:
-        return [dict(sample_idx=i, gt_label=int(label)) for i, label in enumerate(self._labels)]
+        return [dict(array_idx=i, gt_label=int(label)) for i, label in enumerate(self._labels)]
 
     def get_data_info(self, idx: int) -> dict:
         info = super().get_data_info(idx)
-        info['img'] = self._images.array[info['sample_idx']]
+        info['img'] = self._images.array[info['array_idx']]
         info['img_shape'] = info['ori_shape'] = info['img'].shape[:2]
         return info
 
@@ -70,7 +70,7 @@ class ArrayDataset(BaseDataset):
     @property
     def images(self) -> np.ndarray:
         """Every image of this (sub)set, as one uint8 array."""
-        return self._images.array[[d['sample_idx'] for d in self.data_list]]
+        return self._images.array[[d['array_idx'] for d in self.data_list]]
 
 
 def _split_indices(n: int, split: str, test_ratio: float, seed: int) -> np.ndarray:

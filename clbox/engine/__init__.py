@@ -1,0 +1,8 @@
+"""The continual engine: runner, loops and hooks."""
+from .hooks import ContinualResultsHook, ExperienceCheckpointHook, ProgressBarHook
+from .loops import ExperienceBasedTrainLoop, OnlineTrainLoop, StreamTestLoop, StreamValLoop
+from .runner import ContinualRunner, IncompatibleCheckpointError
+
+__all__ = ['ContinualRunner', 'IncompatibleCheckpointError', 'ExperienceBasedTrainLoop',
+           'OnlineTrainLoop', 'StreamValLoop', 'StreamTestLoop', 'ExperienceCheckpointHook',
+           'ContinualResultsHook', 'ProgressBarHook']

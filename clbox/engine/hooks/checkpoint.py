@@ -1,0 +1,52 @@
+"""Checkpoints after every experience and, if asked, every N epochs."""
+import os.path as osp
+
+from mmengine.hooks import Hook
+
+from clbox.registry import HOOKS
+from ..utils import atomic_write
+
+
+@HOOKS.register_module()
+class ExperienceCheckpointHook(Hook):
+    """Save ``experience_{i}.pth`` after every experience and, with ``interval > 0``,
+    ``experience_{i}_epoch_{e}.pth`` every ``interval`` epochs inside an experience.
+
+    Each save is atomic (the runner writes a temporary file and renames it) and then
+    ``last_checkpoint`` is updated atomically, so an interrupted save never replaces a good
+    checkpoint and ``--resume`` always finds a complete one.
+
+    Args:
+        interval (int): Epochs between saves inside an experience; <= 0 saves only at
+            experience ends. Defaults to -1.
+        save_optimizer (bool): Include optimizer state. Defaults to True.
+        save_param_scheduler (bool): Include scheduler state. Defaults to True.
+    """
+
+    priority = 'VERY_LOW'
+
+    def __init__(self, interval: int = -1, save_optimizer: bool = True,
+                 save_param_scheduler: bool = True):
+        self.interval = interval
+        self.save_optimizer = save_optimizer
+        self.save_param_scheduler = save_param_scheduler
+        self.last_saved = None
+
+    def after_train_epoch(self, runner) -> None:
+        loop = runner.train_loop
+        done = getattr(loop, '_epoch_in_exp', 0)
+        per_exp = getattr(loop, 'epochs_per_experience', 0)
+        if self.interval > 0 and done % self.interval == 0 and 0 < done < per_exp:
+            exp = loop.current_experience
+            self._save(runner, f'experience_{exp.index}_epoch_{done}.pth')
+
+    def after_experience(self, runner, experience, result=None) -> None:
+        self._save(runner, f'experience_{experience.index}.pth')
+
+    def _save(self, runner, filename: str) -> None:
+        runner.save_checkpoint(runner.work_dir, filename,
+                               save_optimizer=self.save_optimizer,
+                               save_param_scheduler=self.save_param_scheduler)
+        path = osp.join(runner.work_dir, filename)
+        atomic_write(osp.join(runner.work_dir, 'last_checkpoint'), lambda f: f.write(path))
+        self.last_saved = path

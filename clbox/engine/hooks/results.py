@@ -1,0 +1,66 @@
+"""results.json, plots and logged scalars after every experience."""
+import os.path as osp
+import time
+
+from mmengine.hooks import Hook
+
+from clbox.evaluation.continual import summarize
+from clbox.registry import HOOKS
+from clbox.visualization.plots import (plot_accuracy_curve, plot_accuracy_matrix,
+                                       plot_confusion_matrix)
+from ..utils import dump_json
+
+
+@HOOKS.register_module()
+class ContinualResultsHook(Hook):
+    """Write ``results.json`` (config, seed, every metric, the accuracy matrix, wall time,
+    images/s), ``accuracy_matrix.png``, ``accuracy_curve.png`` and
+    ``confusion_matrix.png`` to the work dir after every experience, and log the metrics
+    as scalars through the runner's visualizer backends (local, TensorBoard, W&B).
+
+    Args:
+        plots (bool): Write the PNG plots. Defaults to True.
+    """
+
+    priority = 'LOW'
+
+    def __init__(self, plots: bool = True):
+        self.plots = plots
+        self._start = None
+
+    def before_train(self, runner) -> None:
+        self._start = time.perf_counter()
+        self._wall_before = getattr(runner.train_loop, '_wall_time', 0.0)
+
+    def after_experience(self, runner, experience, result=None) -> None:
+        loop = runner.train_loop
+        loop._wall_time = self._wall_before + time.perf_counter() - self._start
+        summary = summarize(loop.matrix, loop.initial_row, loop.history)
+        step = len(loop.matrix)
+        scalars = {f'continual/{k}': v for k, v in summary.items()}
+        scalars.update({f'continual/accuracy_exp{j}': v
+                        for j, v in enumerate(loop.matrix[-1])})
+        runner.visualizer.add_scalars(scalars, step=step)
+        runner.logger.info(
+            f'after experience {experience.index}: row {[round(v, 1) for v in loop.matrix[-1]]} '
+            + ' '.join(f'{k}={v:.2f}' for k, v in summary.items() if not k.startswith('last_')))
+        out = dict(
+            config=runner.cfg.to_dict() if hasattr(runner.cfg, 'to_dict') else {},
+            seed=runner.seed,
+            experiences_done=step,
+            metrics=summary,
+            accuracy_matrix=loop.matrix,
+            initial_accuracy=loop.initial_row,
+            history=loop.history,
+            wall_time_s=loop._wall_time,
+            train_time_s=loop.train_time,
+            images_per_s=loop.images_seen / loop.train_time if loop.train_time else None,
+        )
+        dump_json(out, osp.join(runner.work_dir, 'results.json'))
+        if self.plots:
+            plot_accuracy_matrix(loop.matrix, osp.join(runner.work_dir, 'accuracy_matrix.png'))
+            plot_accuracy_curve(loop.matrix, osp.join(runner.work_dir, 'accuracy_curve.png'))
+            confusion = (result or {}).get('details', {}).get('confusion_matrix')
+            if confusion:
+                plot_confusion_matrix(confusion,
+                                      osp.join(runner.work_dir, 'confusion_matrix.png'))

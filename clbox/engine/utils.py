@@ -1,0 +1,120 @@
+"""Small engine helpers: data loaders without deep copies, RNG state, atomic writes."""
+import json
+import os
+import os.path as osp
+import random
+import tempfile
+from functools import partial
+from typing import Any, Optional
+
+import numpy as np
+import torch
+from mmengine.dataset import worker_init_fn
+from mmengine.dist import get_rank
+from mmengine.model import is_model_wrapper
+from torch.utils.data import DataLoader
+
+from clbox.registry import DATA_SAMPLERS, FUNCTIONS
+
+
+def unwrap(model):
+    """The bare model inside a DDP/FSDP wrapper."""
+    return model.module if is_model_wrapper(model) else model
+
+
+def build_loader(cfg: dict, dataset, seed: int, shuffle: Optional[bool] = None,
+                 batch_size: Optional[int] = None) -> DataLoader:
+    """Build a DataLoader for a built dataset from a ``*_dataloader`` config.
+
+    Unlike ``Runner.build_dataloader`` this neither deep-copies the dataset nor draws a
+    sampler seed from the global RNG (which would make a resumed run diverge).
+
+    Args:
+        cfg (dict): ``batch_size``, ``num_workers``, ``sampler``, ``collate_fn``, ... The
+            ``dataset`` key, if any, is ignored.
+        dataset (Dataset): The dataset.
+        seed (int): Seed of the sampler's shuffling and of the workers.
+        shuffle (bool, optional): Overrides the sampler's ``shuffle``. Defaults to None.
+        batch_size (int, optional): Overrides ``batch_size``. Defaults to None.
+    """
+    cfg = {k: v for k, v in cfg.items() if k != 'dataset'}
+    sampler_cfg = dict(cfg.pop('sampler', None) or dict(type='DefaultSampler', shuffle=True))
+    if shuffle is not None:
+        sampler_cfg['shuffle'] = shuffle
+    sampler_cfg.setdefault('seed', seed)
+    sampler = DATA_SAMPLERS.build(sampler_cfg, default_args=dict(dataset=dataset))
+    collate_cfg = dict(cfg.pop('collate_fn', None) or dict(type='pseudo_collate'))
+    collate_fn = FUNCTIONS.get(collate_cfg.pop('type'))
+    if collate_cfg:
+        collate_fn = partial(collate_fn, **collate_cfg)
+    num_workers = cfg.pop('num_workers', 0)
+    cfg.pop('batch_sampler', None)
+    init_fn = partial(worker_init_fn, num_workers=num_workers, rank=get_rank(), seed=seed) \
+        if num_workers > 0 else None
+    return DataLoader(dataset, batch_size=batch_size or cfg.pop('batch_size', 1),
+                      sampler=sampler, num_workers=num_workers, collate_fn=collate_fn,
+                      worker_init_fn=init_fn,
+                      persistent_workers=cfg.pop('persistent_workers', False) and num_workers > 0,
+                      **{k: v for k, v in cfg.items() if k != 'batch_size'})
+
+
+def get_rng_state() -> dict:
+    """Python, numpy and torch RNG states as plain lists and tensors."""
+    np_state = np.random.get_state()
+    return dict(python=random.getstate(), torch=torch.get_rng_state(),
+                numpy=[np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]),
+                       float(np_state[4])])
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore what :func:`get_rng_state` returned."""
+    random.setstate(state['python'])
+    torch.set_rng_state(state['torch'])
+    kind, keys, pos, has_gauss, cached = state['numpy']
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+
+
+def atomic_write(path: str, write, mode: str = 'w') -> None:
+    """Write a file through a temporary in the same folder and an atomic rename.
+
+    Args:
+        path (str): Destination.
+        write (callable): ``write(file_object)`` does the writing.
+        mode (str): 'w' or 'wb'. Defaults to 'w'.
+    """
+    folder = osp.dirname(osp.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix='.' + osp.basename(path), suffix='.tmp', dir=folder)
+    try:
+        with os.fdopen(fd, mode) as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def dump_json(obj: Any, path: str) -> None:
+    """Atomically write ``obj`` as indented JSON."""
+    atomic_write(path, lambda f: json.dump(obj, f, indent=2, default=_to_builtin))
+
+
+def _to_builtin(obj):
+    if isinstance(obj, (np.generic,)):
+        return obj.item()
+    if isinstance(obj, (np.ndarray, torch.Tensor)):
+        return obj.tolist()
+    return str(obj)
+
+
+def check_writable(folder: str) -> None:
+    """Fail early, and clearly, when results could not be written to ``folder``."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix='.write-probe', dir=folder)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as e:
+        raise PermissionError(
+            f'work_dir "{folder}" is not writable ({e.strerror}). Pass a writable folder with '
+            '--work-dir (or work_dir in the config); nothing was started.') from None

@@ -1,0 +1,6 @@
+"""Plots and visualizer backends."""
+from .plots import plot_accuracy_curve, plot_accuracy_matrix, plot_confusion_matrix
+from .wandb import SafeWandbVisBackend
+
+__all__ = ['plot_accuracy_matrix', 'plot_accuracy_curve', 'plot_confusion_matrix',
+           'SafeWandbVisBackend']

@@ -1,0 +1,85 @@
+"""Plots of the accuracy matrix and of accuracy along the stream (matplotlib, Agg)."""
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use('Agg', force=False)
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def plot_accuracy_matrix(matrix: Sequence[Sequence[float]], path: str,
+                         title: str = 'Accuracy matrix R[i][j] (%)') -> None:
+    """Heat map of ``R[i][j]``: rows are training experiences, columns test experiences."""
+    plt = _pyplot()
+    R = np.asarray(matrix, dtype=float)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.6 * R.shape[1], 1.0 + 0.5 * R.shape[0]))
+    im = ax.imshow(R, vmin=0, vmax=100, cmap='viridis')
+    for (i, j), v in np.ndenumerate(R):
+        ax.text(j, i, f'{v:.0f}', ha='center', va='center',
+                color='white' if v < 60 else 'black', fontsize=8)
+    ax.set_xlabel('test experience j')
+    ax.set_ylabel('after training experience i')
+    ax.set_xticks(range(R.shape[1]))
+    ax.set_yticks(range(R.shape[0]))
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_accuracy_curve(matrix: Sequence[Sequence[float]], path: str,
+                        seen_only: bool = True) -> None:
+    """Average accuracy after each experience, plus one line per test experience.
+
+    Args:
+        matrix: The accuracy matrix rows so far.
+        path (str): PNG to write.
+        seen_only (bool): Average over the test experiences seen so far (columns
+            ``<= i``) when the matrix is square-ish; else over all. Defaults to True.
+    """
+    plt = _pyplot()
+    R = np.asarray(matrix, dtype=float)
+    steps = np.arange(R.shape[0])
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for j in range(R.shape[1]):
+        ax.plot(steps, R[:, j], lw=0.8, alpha=0.6, label=f'test exp {j}')
+    avg_all = R.mean(1)
+    ax.plot(steps, avg_all, 'k-o', lw=2, label='average (all)')
+    if seen_only and R.shape[1] >= R.shape[0] > 1:
+        avg_seen = [R[i, :i + 1].mean() for i in range(R.shape[0])]
+        ax.plot(steps, avg_seen, 'r--s', lw=2, label='average (seen)')
+    ax.set_xlabel('after training experience')
+    ax.set_ylabel('accuracy (%)')
+    ax.set_ylim(0, 100)
+    ax.set_xticks(steps)
+    ax.legend(fontsize=7, ncol=2)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_confusion_matrix(confusion: Sequence[Sequence[int]], path: str,
+                          classes: Optional[List[str]] = None) -> None:
+    """Row-normalised confusion matrix (true class by row)."""
+    plt = _pyplot()
+    C = np.asarray(confusion, dtype=float)
+    norm = C / np.maximum(C.sum(1, keepdims=True), 1)
+    n = C.shape[0]
+    fig, ax = plt.subplots(figsize=(2 + 0.35 * n, 2 + 0.35 * n))
+    ax.imshow(norm, vmin=0, vmax=1, cmap='Blues')
+    ticks = classes if classes is not None else [str(i) for i in range(n)]
+    ax.set_xticks(range(n))
+    ax.set_xticklabels(ticks, rotation=90, fontsize=6)
+    ax.set_yticks(range(n))
+    ax.set_yticklabels(ticks, fontsize=6)
+    ax.set_xlabel('predicted')
+    ax.set_ylabel('true')
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,37 @@
+"""What tools/train.py and tools/test.py share: config loading and runner building."""
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a checkout
+
+os.environ.setdefault('WANDB_MODE', 'offline')  # never block on W&B network access
+
+import clbox  # noqa: E402  (applies clbox.compat before mmseg can be imported)
+from mmengine.config import Config, DictAction  # noqa: E402,F401
+from mmengine.runner import Runner  # noqa: E402
+
+
+def load_config(path: str, cfg_options=None, work_dir=None) -> Config:
+    """Load a config, apply ``--cfg-options`` and set the work dir (default
+    ``./work_dirs/<config name>``)."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config "{path}" does not exist.')
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(path))[0])
+    cfg.setdefault('default_scope', 'clbox')
+    return cfg
+
+
+def build_runner(cfg: Config):
+    """The config's ``runner_type`` (ContinualRunner) or mmengine's Runner."""
+    clbox.init_scope()
+    if 'runner_type' in cfg:
+        from clbox.registry import RUNNERS
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)
