@@ -5,6 +5,8 @@ hub) and numpy arrays and scalars. Rather than switching ``weights_only`` off (w
 let a checkpoint run arbitrary code), the exact classes needed are registered as safe
 globals.
 """
+import pickle
+
 import numpy as np
 import torch
 
@@ -25,10 +27,26 @@ def _numpy_globals() -> list:
     return found
 
 
+def _history_buffer_getattr(obj, name: str):
+    """A ``getattr`` that resolves only ``HistoryBuffer``'s public methods.
+
+    Pickle stores ``HistoryBuffer._statistics_methods`` (a dict of its methods) as
+    ``getattr(HistoryBuffer, 'min')``; a general ``getattr`` would let a checkpoint reach
+    anything, so only this one use is allowed.
+    """
+    from mmengine.logging import HistoryBuffer
+    if obj is HistoryBuffer and not name.startswith('_') and callable(
+            getattr(HistoryBuffer, name, None)):
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(
+        f'checkpoint asks for getattr({obj!r}, {name!r}); clbox only allows HistoryBuffer '
+        'methods. Load it with weights_only=False only if you trust where it came from.')
+
+
 def register_checkpoint_safe_globals() -> None:
     """Register the classes mmengine checkpoints need as ``torch.load`` safe globals."""
     add = getattr(torch.serialization, 'add_safe_globals', None)
     if add is None:  # torch < 2.4 loads with weights_only=False by default
         return
     from mmengine.logging import HistoryBuffer
-    add([HistoryBuffer, *_numpy_globals()])
+    add([HistoryBuffer, (_history_buffer_getattr, 'builtins.getattr'), *_numpy_globals()])

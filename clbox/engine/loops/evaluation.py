@@ -36,6 +36,11 @@ class StreamValLoop(BaseLoop):
                              for exp in self.runner.scenario.test_stream]
         return self._loaders
 
+    @property
+    def dataloader(self):
+        """The first test experience's loader (what mmengine's Runner reports)."""
+        return self.loaders()[0]
+
     @torch.no_grad()
     def evaluate_stream(self) -> dict:
         """Row of per-experience scores, metrics and details (see ``BaseStreamEvaluator``)."""

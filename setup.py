@@ -1,0 +1,26 @@
+"""clbox: an OpenMMLab-style continual-learning toolbox."""
+import os.path as osp
+
+from setuptools import find_packages, setup
+
+
+def requirements(name: str):
+    """Requirement lines of requirements/<name>.txt (comments dropped)."""
+    path = osp.join(osp.dirname(osp.abspath(__file__)), 'requirements', f'{name}.txt')
+    with open(path) as f:
+        return [line.split('#')[0].strip() for line in f if line.split('#')[0].strip()]
+
+
+setup(
+    name='clbox',
+    version='0.1.0',
+    description='Continual learning on mmengine, mmpretrain, mmseg and Avalanche',
+    packages=find_packages(include=['clbox', 'clbox.*']),
+    python_requires='>=3.9',
+    install_requires=requirements('runtime'),
+    extras_require={
+        'tests': requirements('tests') + requirements('optional'),
+        'optional': requirements('optional'),
+        'all': requirements('optional') + requirements('tests'),
+    },
+)

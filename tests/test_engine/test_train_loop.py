@@ -1,0 +1,138 @@
+"""The experience-based loop end to end: outputs, resume, load_from, tools."""
+import os.path as osp
+import sys
+
+import pytest
+import torch
+from mmengine.hooks import Hook
+
+from clbox.registry import HOOKS
+from helpers import ROOT, build_runner, results, tiny_cfg
+
+
+def test_run_writes_results_plots_and_checkpoints(tmp_path):
+    cfg = tiny_cfg(tmp_path, dict(type='ER', buffer=dict(type='ClassBalancedBuffer', size=60)))
+    build_runner(cfg).train()
+    res = results(tmp_path)
+    assert len(res['accuracy_matrix']) == 3 and all(len(r) == 3 for r in res['accuracy_matrix'])
+    assert len(res['initial_accuracy']) == 3
+    for key in ('average_accuracy', 'backward_transfer', 'forward_transfer',
+                'average_forgetting', 'amca', 'last_top1', 'last_top5'):
+        assert key in res['metrics'], key
+    # the average accuracy is the mean of the last row, and the row is in [0, 100]
+    last = res['accuracy_matrix'][-1]
+    assert res['metrics']['average_accuracy'] == pytest.approx(sum(last) / 3)
+    assert all(0 <= v <= 100 for v in last)
+    assert res['images_per_s'] > 0 and res['wall_time_s'] > 0 and res['seed'] == 0
+    assert res['config']['model']['type'] == 'ER'
+    for name in ('accuracy_matrix.png', 'accuracy_curve.png', 'confusion_matrix.png',
+                 'experience_0.pth', 'experience_2.pth', 'last_checkpoint'):
+        assert osp.isfile(tmp_path / name), name
+    with open(tmp_path / 'last_checkpoint') as f:
+        assert f.read().endswith('experience_2.pth')
+    # the buffer was filled through observe() and travels inside the checkpoint
+    ckpt = torch.load(tmp_path / 'experience_2.pth')  # default weights_only=True
+    buffer = ckpt['state_dict']['_extra_state']['buffer']
+    assert int(buffer['filled'].sum()) == 60
+    assert buffer['storage']['inputs'].dtype == torch.uint8
+
+
+@HOOKS.register_module(force=True)
+class _CrashHook(Hook):
+    """Simulates a killed job right after the checkpoint of (experience, epoch)."""
+    priority = 'LOWEST'
+
+    def __init__(self, experience, epoch):
+        self.experience, self.epoch = experience, epoch
+
+    def after_train_epoch(self, runner):
+        loop = runner.train_loop
+        if (loop.current_experience.index, loop._epoch_in_exp) == (self.experience, self.epoch):
+            raise KeyboardInterrupt('simulated stop')
+
+
+@pytest.mark.parametrize('method', [
+    dict(type='ER', buffer=dict(type='ReservoirBuffer', size=50)),
+    dict(type='EWC', ewc_lambda=10.0),
+    dict(type='LwF'),
+])
+def test_resume_mid_experience_gives_identical_results(tmp_path, method):
+    common = dict(default_hooks=dict(checkpoint=dict(interval=1)))
+    full = tiny_cfg(tmp_path / 'full', method, num_experiences=3, epochs=2, **common)
+    build_runner(full).train()
+
+    stopped = tiny_cfg(tmp_path / 'stop', method, num_experiences=3, epochs=2, **common,
+                       custom_hooks=[dict(type='ContinualResultsHook'),
+                                     dict(type='_CrashHook', experience=2, epoch=1)])
+    with pytest.raises(KeyboardInterrupt):
+        build_runner(stopped).train()
+    assert osp.isfile(tmp_path / 'stop' / 'experience_2_epoch_1.pth')
+    assert len(results(tmp_path / 'stop')['accuracy_matrix']) == 2
+
+    resumed = tiny_cfg(tmp_path / 'stop', method, num_experiences=3, epochs=2, **common,
+                       resume=True)
+    build_runner(resumed).train()
+    a, b = results(tmp_path / 'full'), results(tmp_path / 'stop')
+    assert b['accuracy_matrix'] == a['accuracy_matrix']
+    assert b['initial_accuracy'] == a['initial_accuracy']
+
+
+def test_step_option_trains_one_experience_from_previous(tmp_path):
+    sys.path.insert(0, osp.join(ROOT, 'tools'))
+    from train import apply_args
+    cfg = tiny_cfg(tmp_path, dict(type='LwF'))
+    args = type('Args', (), dict(launcher='none', seed=None, deterministic=False, amp=False,
+                                 resume=None, step=0))
+    build_runner(apply_args(cfg, args)).train()
+    assert len(results(tmp_path)['accuracy_matrix']) == 1
+    args.step = 1
+    cfg = apply_args(tiny_cfg(tmp_path, dict(type='LwF')), args)
+    assert cfg.resume and cfg.load_from.endswith('experience_0.pth')
+    runner = build_runner(cfg)
+    runner.train()
+    assert len(results(tmp_path)['accuracy_matrix']) == 2
+    assert runner.model.teacher is not None  # the step-0 model became the teacher
+    args.step = 5
+    with pytest.raises(FileNotFoundError, match='run --step 4 first'):
+        apply_args(tiny_cfg(tmp_path), args)
+
+
+def test_load_from_loads_weights_only(tmp_path):
+    er = dict(type='ER', buffer=dict(type='ClassBalancedBuffer', size=30))
+    build_runner(tiny_cfg(tmp_path / 'a', er, num_experiences=2)).train()
+    ckpt = str(tmp_path / 'a' / 'experience_1.pth')
+    runner = build_runner(tiny_cfg(tmp_path / 'b', er, num_experiences=2, load_from=ckpt))
+    runner._weights_only_load = True
+    runner.load_checkpoint(ckpt)
+    state = torch.load(ckpt)['state_dict']
+    w = runner.model.model.head.fc.weight
+    assert torch.equal(w, state['model.head.fc.weight'])
+    assert len(runner.model.buffer) == 0  # method state is not loaded by load_from
+
+
+def test_load_from_accepts_bare_task_model_checkpoint(tmp_path):
+    runner = build_runner(tiny_cfg(tmp_path / 'a'))
+    bare = {k[len('model.'):]: v.clone() + 1 for k, v in runner.model.state_dict().items()
+            if k.startswith('model.') and v.is_floating_point()}
+    path = tmp_path / 'bare.pth'
+    torch.save(dict(state_dict=bare), path)
+    runner.load_checkpoint(str(path))
+    assert torch.equal(runner.model.model.head.fc.weight, bare['head.fc.weight'])
+
+
+def test_tools_test_evaluates_a_checkpoint(tmp_path, monkeypatch):
+    build_runner(tiny_cfg(tmp_path / 'train', num_experiences=2)).train()
+    sys.path.insert(0, osp.join(ROOT, 'tools'))
+    import test as test_tool
+    import json
+    cfg_path = tmp_path / 'cfg.py'
+    tiny_cfg(tmp_path / 'train', num_experiences=2).dump(str(cfg_path))
+    monkeypatch.setattr(sys, 'argv', ['test.py', str(cfg_path),
+                                      str(tmp_path / 'train' / 'experience_1.pth'),
+                                      '--work-dir', str(tmp_path / 'test')])
+    test_tool.main()
+    with open(tmp_path / 'test' / 'test_results.json') as f:
+        out = json.load(f)
+    trained_row = results(tmp_path / 'train')['accuracy_matrix'][-1]
+    assert out['row'] == pytest.approx(trained_row)
+    assert 'top1' in out['metrics'] and len(out['details']['confusion_matrix']) == 10
