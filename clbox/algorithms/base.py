@@ -40,6 +40,9 @@ class ContinualAlgorithm(BaseModel):
         init_cfg (dict, optional): mmengine init config. Defaults to None.
     """
 
+    #: The kind of task model this method wraps: 'classification' or 'segmentation'.
+    task = 'classification'
+
     def __init__(self, model: Union[dict, nn.Module], buffer: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None):
         if isinstance(model, dict):
@@ -64,6 +67,11 @@ class ContinualAlgorithm(BaseModel):
     def train_dataset(self, experience: Experience, stream: Sequence[Experience]):
         """The dataset to train on for ``experience``. Defaults to its own."""
         return experience.dataset
+
+    def train_batch_size(self, experience: Experience, default: int) -> int:
+        """Incoming samples per step for ``experience`` (e.g. AR1 shrinks it so new plus
+        replayed samples make one mini-batch). Defaults to the dataloader's."""
+        return default
 
     def after_experience(self, experience: Experience, dataloader) -> None:
         """Called after training on ``experience``; ``dataloader`` iterates its data."""

@@ -5,3 +5,4 @@ from .reservoir import (ClassBalancedBuffer, ExperienceBalancedBuffer, GroupBala
 
 __all__ = ['BaseBuffer', 'ReservoirBuffer', 'GroupBalancedBuffer', 'ClassBalancedBuffer',
            'ExperienceBalancedBuffer']
+from .latent import LatentReplayBuffer  # noqa: E402,F401

@@ -23,7 +23,7 @@ def unwrap(model):
 
 
 def build_loader(cfg: dict, dataset, seed: int, shuffle: Optional[bool] = None,
-                 batch_size: Optional[int] = None) -> DataLoader:
+                 batch_size: Optional[int] = None, pad: bool = True) -> DataLoader:
     """Build a DataLoader for a built dataset from a ``*_dataloader`` config.
 
     Unlike ``Runner.build_dataloader`` this neither deep-copies the dataset nor draws a
@@ -36,12 +36,17 @@ def build_loader(cfg: dict, dataset, seed: int, shuffle: Optional[bool] = None,
         seed (int): Seed of the sampler's shuffling and of the workers.
         shuffle (bool, optional): Overrides the sampler's ``shuffle``. Defaults to None.
         batch_size (int, optional): Overrides ``batch_size``. Defaults to None.
+        pad (bool): Let a distributed sampler repeat samples so every rank gets as many
+            (``round_up``); evaluation turns it off to count each sample once.
+            Defaults to True.
     """
     cfg = {k: v for k, v in cfg.items() if k != 'dataset'}
     sampler_cfg = dict(cfg.pop('sampler', None) or dict(type='DefaultSampler', shuffle=True))
     if shuffle is not None:
         sampler_cfg['shuffle'] = shuffle
     sampler_cfg.setdefault('seed', seed)
+    if not pad and sampler_cfg.get('type') == 'DefaultSampler':
+        sampler_cfg['round_up'] = False
     sampler = DATA_SAMPLERS.build(sampler_cfg, default_args=dict(dataset=dataset))
     collate_cfg = dict(cfg.pop('collate_fn', None) or dict(type='pseudo_collate'))
     collate_fn = FUNCTIONS.get(collate_cfg.pop('type'))

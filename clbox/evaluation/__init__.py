@@ -5,3 +5,7 @@ from .continual import (average_accuracy, average_forgetting, backward_transfer,
 
 __all__ = ['BaseStreamEvaluator', 'ClsStreamEvaluator', 'average_accuracy',
            'average_forgetting', 'backward_transfer', 'forward_transfer', 'stream_metrics', 'summarize']
+from .clear import clear_metrics  # noqa: E402
+
+__all__ += ['clear_metrics']
+from .segmentation import SegStreamEvaluator  # noqa: E402,F401

@@ -47,6 +47,8 @@ class ClsStreamEvaluator(BaseStreamEvaluator):
 
     def process(self, algorithm, data: dict, experience_index: int) -> None:
         scores, labels = algorithm.predict_scores(data)
+        if scores.size(1) > self.num_classes:  # the head may have more outputs than the
+            self._grow(scores.size(1))          # classes present in the test stream
         maxk = min(max(self.topk), scores.size(1))
         top = scores.topk(maxk, dim=1).indices
         hits = top == labels[:, None]
@@ -56,7 +58,24 @@ class ClsStreamEvaluator(BaseStreamEvaluator):
         pred = top[:, 0].cpu().numpy()
         np.add.at(self._confusion, (labels.cpu().numpy(), pred), 1)
 
+    def _grow(self, num_classes: int) -> None:
+        grown = np.zeros((num_classes, num_classes), dtype=np.int64)
+        grown[:self.num_classes, :self.num_classes] = self._confusion
+        self._confusion, self.num_classes = grown, num_classes
+
+    def _sync(self) -> None:
+        """Sum the counts of every rank (evaluation loaders split the stream without
+        padding, so the sums are exact)."""
+        from mmengine.dist import all_reduce, get_world_size
+        if get_world_size() == 1:
+            return
+        for name in ('_correct', '_count', '_confusion'):
+            tensor = torch.from_numpy(getattr(self, name))
+            all_reduce(tensor, op='sum')
+            setattr(self, name, tensor.numpy())
+
     def compute(self) -> dict:
+        self._sync()
         count = np.maximum(self._count, 1)
         row = (100.0 * self._correct[0] / count).tolist()
         total = max(int(self._count.sum()), 1)

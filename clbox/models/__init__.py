@@ -1,2 +1,3 @@
 """Backbones, heads and losses that mmpretrain and mmseg lack."""
 from . import losses  # noqa: F401
+from . import backbones, heads, layers  # noqa: F401,E402

@@ -8,3 +8,11 @@ __all__ = ['BaseScenario', 'Experience', 'build_dataset', 'dataset_labels', 'sub
            'ArrayDataset', 'Digits', 'MNIST', 'FashionMNIST', 'ClassIncremental',
            'DomainIncremental', 'InstanceIncremental', 'OnlineStream', 'AvalancheScenario',
            'AvalancheExperienceDataset']
+from .clear import CLEAR, CLEARImages  # noqa: E402
+from .features import PrecomputedFeatures  # noqa: E402
+
+__all__ += ['CLEAR', 'CLEARImages', 'PrecomputedFeatures']
+from .segmentation import (ADESegIncremental, RemapSegLabels, SegFileList,  # noqa: E402,F401
+                           SegIncremental, VOCSegIncremental)
+from .synthetic_seg import SyntheticSegIncremental, make_synthetic_voc  # noqa: E402,F401
+from .core50 import CORe50, CORe50FileList  # noqa: E402,F401

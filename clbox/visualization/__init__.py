@@ -4,3 +4,6 @@ from .wandb import SafeWandbVisBackend
 
 __all__ = ['plot_accuracy_matrix', 'plot_accuracy_curve', 'plot_confusion_matrix',
            'SafeWandbVisBackend']
+from .csv_backend import CSVVisBackend  # noqa: E402
+
+__all__ += ['CSVVisBackend']

@@ -4,3 +4,7 @@ from .progress import ProgressBarHook
 from .results import ContinualResultsHook
 
 __all__ = ['ExperienceCheckpointHook', 'ContinualResultsHook', 'ProgressBarHook']
+from .clear_metrics import CLEARMetricsHook  # noqa: E402
+from .resources import ResourceMonitorHook  # noqa: E402
+
+__all__ += ['CLEARMetricsHook', 'ResourceMonitorHook']

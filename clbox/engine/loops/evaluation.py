@@ -32,7 +32,7 @@ class StreamValLoop(BaseLoop):
         """One loader per test experience (built once)."""
         if self._loaders is None:
             self._loaders = [build_loader(self.dataloader_cfg, exp.dataset, self.runner.seed,
-                                          shuffle=False)
+                                          shuffle=False, pad=False)
                              for exp in self.runner.scenario.test_stream]
         return self._loaders
 

@@ -202,7 +202,10 @@ class ExperienceBasedTrainLoop(BaseLoop):
     def build_train_loader(self, experience: Experience):
         """A loader over what the method trains on for ``experience``."""
         dataset = self.algorithm.train_dataset(experience, self.runner.scenario.train_stream)
-        return build_loader(self.dataloader_cfg, dataset, self.runner.seed)
+        batch_size = self.algorithm.train_batch_size(
+            experience, self.dataloader_cfg.get('batch_size', 1))
+        return build_loader(self.dataloader_cfg, dataset, self.runner.seed,
+                            batch_size=batch_size)
 
     def rebuild_optimizer(self) -> None:
         """Fresh optimizer wrapper and param schedulers from the config."""
@@ -223,13 +226,14 @@ class ExperienceBasedTrainLoop(BaseLoop):
 
     def check_num_classes(self) -> None:
         """Stop early when the stream has labels the model cannot output."""
-        head = getattr(getattr(self.algorithm, 'model', None), 'head', None)
+        task_model = getattr(self.algorithm, 'model', None)
+        head = getattr(task_model, 'head', None) or getattr(task_model, 'decode_head', None)
         num_classes = getattr(head, 'num_classes', None)
         scenario_classes = self.runner.scenario.num_classes
         if num_classes is not None and scenario_classes > num_classes:
             raise ValueError(
                 f'the scenario has class ids up to {scenario_classes - 1} but the model head '
-                f'has num_classes={num_classes}. Set model.model.head.num_classes='
+                f'has num_classes={num_classes}. Set the head\'s num_classes to '
                 f'{scenario_classes} (e.g. --cfg-options '
                 f'model.model.head.num_classes={scenario_classes}).')
 

@@ -1,0 +1,6 @@
+"""Backbones mmpretrain lacks, and the lower/upper split used by latent replay."""
+from .feature_input import FeatureInput
+from .mobilenet_v1 import MobileNetV1
+from .split import LayerStep, SplitBackbone, layer_sequence
+
+__all__ = ['FeatureInput', 'MobileNetV1', 'LayerStep', 'SplitBackbone', 'layer_sequence']

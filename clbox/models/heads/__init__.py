@@ -1,0 +1,4 @@
+"""Classification heads mmpretrain lacks."""
+from .cwr_star import CWRStarHead
+
+__all__ = ['CWRStarHead']

@@ -1,0 +1,1 @@
+_base_ = ['./resnet50.py']

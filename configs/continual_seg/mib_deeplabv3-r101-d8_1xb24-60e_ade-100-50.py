@@ -1,0 +1,9 @@
+# MiB (Cermelli et al. 2020): unbiased CE + unbiased KD (10) + init; ade-100-50.
+_base_ = [
+    '../_base_/models/deeplabv3_r101-d8_seg.py',
+    '../_base_/scenarios/ade_seg_100-50.py',
+    '../_base_/schedules/seg_sgd-poly_60e-per-step.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(type='MiB',
+             model=dict(decode_head=dict(num_classes=151)))

@@ -1,0 +1,8 @@
+# PI / SI (Zenke et al. 2017), weight 100; synthetic-2-2.
+_base_ = [
+    '../_base_/models/deeplabv3_tiny_seg.py',
+    '../_base_/scenarios/synthetic_seg_2-2.py',
+    '../_base_/schedules/seg_sgd-poly_4e-per-step.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(type='PI')
