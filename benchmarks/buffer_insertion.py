@@ -20,24 +20,17 @@ def fill(buffer, experiences: int, per_exp: int = 500, batch: int = 50):
             buffer.add(torch.randint(0, 255, (batch, 3, 32, 32), dtype=torch.uint8), labels, e)
 
 
-def time_add(buffer, experience: int, batch: int, repeats: int) -> float:
-    """Median seconds per add() of a batch of the current experience's classes."""
-    times = []
-    for _ in range(repeats):
-        x = torch.randint(0, 255, (batch, 3, 32, 32), dtype=torch.uint8)
-        y = 2 * experience + torch.arange(batch) % 2
-        t = time.perf_counter()
-        buffer.add(x, y, experience)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+def median_add_time(buffer, experience: int, batch: int, repeats: int,
+                    restore: bool = False) -> float:
+    """Median seconds per add() of a batch of ``experience``'s two classes.
 
-
-def time_new_classes(buffer, experience: int, batch: int, repeats: int) -> float:
-    """Median seconds of the first add() of a new experience's classes (which shrinks
-    every other class to the new quota); the buffer is restored between repeats."""
-    state, times = buffer.state_dict(), []
+    With ``restore`` the buffer is reset to its state before every repeat, so each add is
+    the first batch of a new experience (which shrinks every other class to the new quota).
+    """
+    state, times = buffer.state_dict() if restore else None, []
     for _ in range(repeats):
-        buffer.load_state_dict(state)
+        if restore:
+            buffer.load_state_dict(state)
         x = torch.randint(0, 255, (batch, 3, 32, 32), dtype=torch.uint8)
         y = 2 * experience + torch.arange(batch) % 2
         t = time.perf_counter()
@@ -57,8 +50,8 @@ def main():
         for done in (1, 100):
             buffer = BUFFERS.build(dict(type=name, size=2000, seed=0))
             fill(buffer, done)
-            new.append(time_new_classes(buffer, done, args.batch, 20))
-            row.append(time_add(buffer, done - 1, args.batch, args.repeats))
+            new.append(median_add_time(buffer, done, args.batch, 20, restore=True))
+            row.append(median_add_time(buffer, done - 1, args.batch, args.repeats))
         print(f'{name:>25}: add({args.batch}) after 1 experience {row[0] * 1e3:.3f} ms, '
               f'after 100 experiences {row[1] * 1e3:.3f} ms (ratio {row[1] / row[0]:.2f}); '
               f'first batch of new classes {new[0] * 1e3:.3f} ms vs {new[1] * 1e3:.3f} ms',

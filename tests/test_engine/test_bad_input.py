@@ -89,3 +89,19 @@ def test_resume_needs_a_clbox_checkpoint(tmp_path):
                    load_from=str(tmp_path / 'plain.pth'))
     with pytest.raises(IncompatibleCheckpointError, match='Use load_from'):
         build_runner(cfg).train()
+
+
+def test_interrupted_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    runner = build_runner(tiny_cfg(tmp_path, num_experiences=2))
+    runner.train()
+    before = (tmp_path / 'experience_1.pth').read_bytes()
+
+    def failing_save(*args, **kwargs):
+        raise OSError(28, 'No space left on device')
+
+    import mmengine.runner.runner as mm_runner
+    monkeypatch.setattr(mm_runner, 'save_checkpoint', failing_save)
+    with pytest.raises(OSError, match='No space'):
+        runner.save_checkpoint(str(tmp_path), 'experience_1.pth')
+    assert (tmp_path / 'experience_1.pth').read_bytes() == before
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith('.tmp')]

@@ -44,9 +44,9 @@ class ExperienceCheckpointHook(Hook):
         self._save(runner, f'experience_{experience.index}.pth')
 
     def _save(self, runner, filename: str) -> None:
-        runner.save_checkpoint(runner.work_dir, filename,
-                               save_optimizer=self.save_optimizer,
-                               save_param_scheduler=self.save_param_scheduler)
+        runner.save_checkpoint(
+            runner.work_dir, filename, save_optimizer=self.save_optimizer,
+            save_param_scheduler=self.save_param_scheduler and bool(runner.param_schedulers))
         path = osp.join(runner.work_dir, filename)
         atomic_write(osp.join(runner.work_dir, 'last_checkpoint'), lambda f: f.write(path))
         self.last_saved = path
