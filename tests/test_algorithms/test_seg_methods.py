@@ -59,7 +59,8 @@ def test_two_steps(method, scenario):
     assert alg.num_old == 3 and alg.num_active == 5
     assert METHODS[method] <= set(logs[-1]), logs[-1]
     assert all(torch.isfinite(torch.tensor(float(v))) for log in logs for v in log.values())
-    assert wrapper.optimizer.param_groups[0]['lr'] == pytest.approx(0.001)  # lr_per_step
+    step1_lr = Config.fromfile(MODEL).model.lr_per_step[1]
+    assert wrapper.optimizer.param_groups[0]['lr'] == pytest.approx(step1_lr)  # lr_per_step
     if METHODS[method] & {'loss_kd', 'loss_unkd', 'loss_pod', 'loss_bce_kd'}:
         assert alg.teacher is not None
     alg.eval()

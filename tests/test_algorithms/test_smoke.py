@@ -35,6 +35,7 @@ def test_method_trains_two_experiences(tmp_path, name):
         cfg.log_level = 'WARNING'
         cfg.experiment_name = f'smoke-{name}'
         cfg.train_cfg.max_epochs = 1
+        cfg.scenario.update(num_train=16, num_test=8)  # the config's 960 images are slow
         cfg.merge_from_dict(dict(model=method))
     else:
         cfg = tiny_cfg(tmp_path, method, num_experiences=2, epochs=3)
