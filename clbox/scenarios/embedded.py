@@ -58,7 +58,9 @@ class ArrayDataset(BaseDataset):
         return [dict(array_idx=i, gt_label=int(label)) for i, label in enumerate(self._labels)]
 
     def get_data_info(self, idx: int) -> dict:
-        info = super().get_data_info(idx)
+        # a shallow copy is enough (the entries hold ints) and avoids BaseDataset's
+        # per-sample deepcopy on the training hot path
+        info = dict(self.data_list[idx], sample_idx=idx)
         info['img'] = self._images.array[info['array_idx']]
         info['img_shape'] = info['ori_shape'] = info['img'].shape[:2]
         return info
