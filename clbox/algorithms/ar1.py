@@ -92,7 +92,6 @@ class AR1(ContinualAlgorithm):
         self.lower_frozen = False
         self.cur_counts = torch.zeros(head.num_classes)
         self._experience_size = 1
-        self._scale_lr = False
         self._si_names = self._si_parameter_names() if si_lambda > 0 else []
         self.si: Dict[str, Dict[str, torch.Tensor]] = {}
         self._grads: Dict[str, torch.Tensor] = {}
@@ -163,7 +162,6 @@ class AR1(ContinualAlgorithm):
             trainable = self.split.upper_modules() if self.lower_frozen else [self.model]
             for module in trainable + [m for m in (getattr(self.model, 'neck', None),) if m]:
                 set_brn_params(module, **self.inc_brn_cfg)
-            self._scale_lr = self.inc_lr_mult != 1
         labels = torch.as_tensor(dataset_labels(experience.dataset), dtype=torch.long)
         self._experience_size = max(len(labels), 1)
         if len(self.buffer):
@@ -173,14 +171,15 @@ class AR1(ContinualAlgorithm):
         head.reset_training_weights(self.cur_counts.nonzero().squeeze(1))
         self._si_start()
 
-    def train_step(self, data, optim_wrapper):
-        if self._scale_lr:  # once per experience, on its fresh optimizer
+    def configure_optimizer(self, optim_wrapper, experience) -> None:
+        """After the first experience, train at ``inc_lr_mult`` times the configured
+        learning rate (the reference's smaller incremental rate). The configured rate is kept
+        in the param group (``base_lr``) so a reused optimizer is not scaled twice."""
+        if self.experiences_trained > 0 and self.inc_lr_mult != 1:
             for group in optim_wrapper.optimizer.param_groups:
-                for key in ('lr', 'initial_lr'):
-                    if key in group:
-                        group[key] *= self.inc_lr_mult
-            self._scale_lr = False
-        return super().train_step(data, optim_wrapper)
+                group['lr'] = group.setdefault('base_lr', group['lr']) * self.inc_lr_mult
+                if 'initial_lr' in group:
+                    group['initial_lr'] = group['lr']
 
     def loss(self, inputs, data_samples):
         self._si_track()

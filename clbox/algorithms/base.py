@@ -1,6 +1,6 @@
 """The base of every continual method: an mmengine model that wraps a task model.
 
-The loops talk to a method through five calls, each a no-op here:
+The loops talk to a method through these calls, each a no-op here:
 
 * :meth:`ContinualAlgorithm.before_experience` - grow heads, snapshot a teacher, ...
 * :meth:`ContinualAlgorithm.train_dataset` - what to train on for an experience.
@@ -67,6 +67,11 @@ class ContinualAlgorithm(BaseModel):
     def train_dataset(self, experience: Experience, stream: Sequence[Experience]):
         """The dataset to train on for ``experience``. Defaults to its own."""
         return experience.dataset
+
+    def configure_optimizer(self, optim_wrapper, experience: Experience) -> None:
+        """Adjust the optimizer at the start of ``experience`` (after a rebuild, before the
+        param schedulers are built), e.g. a per-experience learning rate. Not called when
+        resuming inside an experience: the checkpointed optimizer already has it."""
 
     def train_batch_size(self, experience: Experience, default: int) -> int:
         """Incoming samples per step for ``experience`` (e.g. AR1 shrinks it so new plus

@@ -31,7 +31,7 @@ class SegContinualAlgorithm(ContinualAlgorithm):
             or ``'random'`` (keep the head's initialisation). Defaults to 'random'.
         ignore_index (int): Ignored label. Defaults to 255.
         lr_per_step (list[float], optional): Learning rate of each experience (the last
-            value repeats), set on the optimizer at an experience's first iteration; the
+            value repeats), set on the optimizer at the start of each experience; the
             protocol uses ``[0.01, 0.001]`` (MiB Sec. 4.1). Defaults to None (the config's).
         init_cfg (dict, optional): mmengine init config. Defaults to None.
     """
@@ -54,7 +54,6 @@ class SegContinualAlgorithm(ContinualAlgorithm):
                             f'{type(self.model).__name__} has no decode_head.')
         self.init_new = init_new_classes
         self.lr_per_step = list(lr_per_step) if lr_per_step else None
-        self.lr_applied = -1
         self.ignore_index = ignore_index
         self.num_classes = int(self.model.decode_head.num_classes)
         self.num_old = 0
@@ -92,19 +91,14 @@ class SegContinualAlgorithm(ContinualAlgorithm):
                                      self.num_active)
         self.prepared_experience = experience.index
 
-    def apply_step_lr(self, optim_wrapper) -> None:
-        """Set ``lr_per_step[experience]`` on every param group, once per experience (param
-        schedulers such as PolyLR then decay it from there)."""
-        if not self.lr_per_step or self.lr_applied == self.experience_index:
+    def configure_optimizer(self, optim_wrapper, experience) -> None:
+        """Set ``lr_per_step[experience]`` on every param group (param schedulers such as
+        PolyLR then decay it from there)."""
+        if not self.lr_per_step:
             return
-        lr = self.lr_per_step[min(self.experience_index, len(self.lr_per_step) - 1)]
+        lr = self.lr_per_step[min(experience.index, len(self.lr_per_step) - 1)]
         for group in optim_wrapper.optimizer.param_groups:
             group['lr'] = lr
-        self.lr_applied = self.experience_index
-
-    def train_step(self, data, optim_wrapper):
-        self.apply_step_lr(optim_wrapper)
-        return super().train_step(data, optim_wrapper)
 
     @property
     def num_new(self) -> int:
@@ -210,7 +204,7 @@ class SegContinualAlgorithm(ContinualAlgorithm):
         state = super().algorithm_state()
         state.update(num_old=self.num_old, num_active=self.num_active,
                      prepared_experience=self.prepared_experience,
-                     step_classes=dict(self.step_classes), lr_applied=self.lr_applied)
+                     step_classes=dict(self.step_classes))
         if self.teacher is not None:
             state['teacher'] = self.teacher.state_dict()
         return state
@@ -221,7 +215,6 @@ class SegContinualAlgorithm(ContinualAlgorithm):
         self.num_active = int(state.get('num_active', 0))
         self.prepared_experience = int(state.get('prepared_experience', -1))
         self.step_classes = dict(state.get('step_classes', {}))
-        self.lr_applied = int(state.get('lr_applied', -1))
         if 'teacher' in state:
             teacher = frozen_copy(self.model)
             teacher.load_state_dict(state['teacher'])

@@ -52,7 +52,6 @@ class ImportanceRegularized(SegContinualAlgorithm):
     def train_step(self, data, optim_wrapper):
         """mmengine's train step, keeping the gradients and parameter change for
         :meth:`observe_step`."""
-        self.apply_step_lr(optim_wrapper)
         params = self.params()
         before = {n: p.detach().clone() for n, p in params.items()}
         with optim_wrapper.optim_context(self):

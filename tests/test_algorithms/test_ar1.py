@@ -170,6 +170,7 @@ def test_lr_scaled_after_first_experience(scenario):
     _run(alg, scenario.train_stream[0])
     alg.before_experience(scenario.train_stream[1])
     optim = OptimWrapper(torch.optim.SGD(alg.parameters(), lr=0.001))
+    alg.configure_optimizer(optim, scenario.train_stream[1])
     batch = pseudo_collate([scenario.train_stream[1].dataset[i] for i in range(2)])
     alg.train_step(batch, optim)
     alg.train_step(batch, optim)

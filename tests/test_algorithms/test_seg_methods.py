@@ -42,6 +42,7 @@ def batches(exp, size=8):
 def run_step(alg, exp):
     alg.before_experience(exp)
     wrapper = build_optim_wrapper(alg, dict(optimizer=dict(type='SGD', lr=0.01)))
+    alg.configure_optimizer(wrapper, exp)  # what the loop does at an experience start
     alg.train()
     data = batches(exp)
     logs = [alg.train_step(b, wrapper) for b in data]

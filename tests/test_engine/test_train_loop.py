@@ -6,7 +6,8 @@ import pytest
 import torch
 from mmengine.hooks import Hook
 
-from clbox.registry import HOOKS
+from clbox.algorithms import Naive
+from clbox.registry import HOOKS, MODELS
 from helpers import ROOT, build_runner, results, tiny_cfg
 
 
@@ -136,3 +137,19 @@ def test_tools_test_evaluates_a_checkpoint(tmp_path, monkeypatch):
     trained_row = results(tmp_path / 'train')['accuracy_matrix'][-1]
     assert out['row'] == pytest.approx(trained_row)
     assert 'top1' in out['metrics'] and len(out['details']['confusion_matrix']) == 10
+
+
+@MODELS.register_module(force=True)
+class _LRPerExperience(Naive):
+    """Naive with a learning rate that depends on the experience."""
+
+    def configure_optimizer(self, optim_wrapper, experience):
+        for group in optim_wrapper.optimizer.param_groups:
+            group['lr'] = 0.01 * (experience.index + 1)
+
+
+def test_configure_optimizer_runs_at_every_experience_start(tmp_path):
+    build_runner(tiny_cfg(tmp_path, dict(type='_LRPerExperience'), num_experiences=2)).train()
+    for i in (0, 1):
+        groups = torch.load(tmp_path / f'experience_{i}.pth')['optimizer']['param_groups']
+        assert groups[0]['lr'] == pytest.approx(0.01 * (i + 1))

@@ -131,7 +131,9 @@ class ExperienceBasedTrainLoop(BaseLoop):
         """Method and hook ``before_experience``; fresh optimizer if configured."""
         self.algorithm.before_experience(experience)
         if self.reset_optimizer:
-            self.rebuild_optimizer()
+            self.rebuild_optimizer(experience)
+        else:
+            self.algorithm.configure_optimizer(self.runner.optim_wrapper, experience)
         self.runner.call_hook('before_experience', experience=experience)
 
     def train_experience(self, experience: Experience) -> None:
@@ -207,10 +209,12 @@ class ExperienceBasedTrainLoop(BaseLoop):
         return build_loader(self.dataloader_cfg, dataset, self.runner.seed,
                             batch_size=batch_size)
 
-    def rebuild_optimizer(self) -> None:
-        """Fresh optimizer wrapper and param schedulers from the config."""
+    def rebuild_optimizer(self, experience: Experience) -> None:
+        """Fresh optimizer wrapper (adjusted by the method's ``configure_optimizer``) and
+        param schedulers from the config."""
         runner = self.runner
         runner.optim_wrapper = runner.build_optim_wrapper(copy.deepcopy(runner.cfg.optim_wrapper))
+        self.algorithm.configure_optimizer(runner.optim_wrapper, experience)
         if runner.cfg.get('param_scheduler') is not None:
             runner.param_schedulers = runner.build_param_scheduler(
                 copy.deepcopy(runner.cfg.param_scheduler))
