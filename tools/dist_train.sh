@@ -1,13 +1,28 @@
 #!/usr/bin/env bash
-# Distributed training with torchrun: tools/dist_train.sh CONFIG GPUS [train.py options]
+# Several processes with torchrun + DDP: tools/dist_train.sh CONFIG NPROC [train.py options]
+#
+# NPROC processes on this node: one per GPU (nccl) or, without CUDA, CPU processes (gloo).
+# train_dataloader.batch_size is per process, as in mmengine: the global batch is
+# NPROC x batch_size (halve it to keep a 1-process run's global batch on 2 processes).
+# Several nodes: run this on every node with NNODES, NODE_RANK and MASTER_ADDR set.
+# PYTHON: the interpreter; defaults to the checkout's .venv, then python3.
+set -euo pipefail
+if [ $# -lt 2 ]; then
+    echo "usage: $0 CONFIG NPROC [tools/train.py options]" >&2
+    exit 2
+fi
 CONFIG=$1
-GPUS=$2
+NPROC=$2
+HERE="$(cd "$(dirname "$0")" && pwd)"
+if [ -z "${PYTHON:-}" ]; then
+    if [ -x "$HERE/../.venv/bin/python" ]; then PYTHON="$HERE/../.venv/bin/python"; else PYTHON=python3; fi
+fi
 NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 
-PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
-torchrun --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$GPUS" --master_port="$PORT" \
-    "$(dirname "$0")/train.py" "$CONFIG" --launcher pytorch "${@:3}"
+PYTHONPATH="$HERE/..":${PYTHONPATH:-} \
+"$PYTHON" -m torch.distributed.run --nnodes="$NNODES" --node_rank="$NODE_RANK" \
+    --master_addr="$MASTER_ADDR" --nproc_per_node="$NPROC" --master_port="$PORT" \
+    "$HERE/train.py" "$CONFIG" --launcher pytorch "${@:3}"

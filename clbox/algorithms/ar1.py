@@ -5,6 +5,7 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from clbox.dist import all_reduce_mean_, all_reduce_sum, world
 from clbox.models.backbones.split import SplitBackbone
 from clbox.models.heads.cwr_star import CWRStarHead
 from clbox.models.layers.batch_renorm import set_brn_params
@@ -150,7 +151,7 @@ class AR1(ContinualAlgorithm):
         empty."""
         if self.buffer is None or len(self.buffer) == 0:
             return default
-        n = len(experience.dataset)
+        n = -(-len(experience.dataset) // world()[1])  # this rank's share
         return max(1, n // max((n + self.buffer.size) // self.mb_size, 1))
 
     def before_experience(self, experience) -> None:
@@ -163,11 +164,13 @@ class AR1(ContinualAlgorithm):
             for module in trainable + [m for m in (getattr(self.model, 'neck', None),) if m]:
                 set_brn_params(module, **self.inc_brn_cfg)
         labels = torch.as_tensor(dataset_labels(experience.dataset), dtype=torch.long)
-        self._experience_size = max(len(labels), 1)
-        if len(self.buffer):
-            labels = torch.cat([labels, self.buffer.get_all()['labels']])
+        # this rank's share of the experience (each rank trains on 1 / world of it)
+        self._experience_size = max(-(-len(labels) // world()[1]), 1)
         head = self.model.head
-        self.cur_counts = torch.bincount(labels, minlength=head.num_classes).float()
+        stored = self.buffer.get_all()['labels'] if len(self.buffer) else labels[:0]
+        # CWR*'s class counts: the whole experience plus every rank's memory share
+        self.cur_counts = (torch.bincount(labels, minlength=head.num_classes) + all_reduce_sum(
+            torch.bincount(stored, minlength=head.num_classes))).float()
         head.reset_training_weights(self.cur_counts.nonzero().squeeze(1))
         self._si_start()
 
@@ -263,6 +266,7 @@ class AR1(ContinualAlgorithm):
         for n, t in theta.items():
             omega[n] += self.si_c * self.si['path'][n] / (
                 (t - self.si['start'][n]).pow(2) + self.si_eps)
+        all_reduce_mean_(omega)  # identical importances on every rank
         self.si = dict(omega=omega, anchor=theta,
                        importance={n: (-o).clamp(0, self.si_max_f) for n, o in omega.items()})
 

@@ -13,6 +13,7 @@ classes) is returned by :meth:`algorithm_state` and travels inside the model's
 ``state_dict`` through ``get_extra_state``, so mmengine's checkpoints carry it unchanged.
 """
 import copy
+from contextlib import contextmanager
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -20,6 +21,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModel
 from torch import nn
 
+from clbox.dist import gather_objects, world
 from clbox.registry import BUFFERS, MODELS
 from clbox.scenarios.base import Experience
 
@@ -57,6 +59,7 @@ class ContinualAlgorithm(BaseModel):
         self.experience_index = 0
         self.seen_classes: List[int] = []
         self.current_classes: List[int] = []
+        self.__dict__['_forward_module'] = None  # the DDP wrapper while it trains us
 
     # ------------------------------------------------------------- stream hooks
     def before_experience(self, experience: Experience) -> None:
@@ -96,6 +99,34 @@ class ContinualAlgorithm(BaseModel):
         if mode == 'loss':
             return self.loss(inputs, data_samples)
         return self.model(inputs, data_samples, mode=mode)
+
+    @contextmanager
+    def forward_through(self, wrapper: nn.Module):
+        """Within this context the loss forward goes through ``wrapper`` (the DDP wrapper,
+        whose ``forward`` calls back into :meth:`forward`), so gradients are all-reduced."""
+        self.__dict__['_forward_module'] = wrapper
+        try:
+            yield
+        finally:
+            self.__dict__['_forward_module'] = None
+
+    def _run_forward(self, data, mode: str):
+        wrapper = self.__dict__.get('_forward_module')
+        if wrapper is None or mode != 'loss':
+            return super()._run_forward(data, mode)
+        if isinstance(data, dict):
+            return wrapper(**data, mode=mode)
+        return wrapper(*data, mode=mode)
+
+    def train_step(self, data, optim_wrapper):
+        """mmengine's train step; under DDP the loss forward goes through the wrapper
+        (:meth:`forward_through`) and gradient accumulation skips its all-reduces."""
+        with optim_wrapper.optim_context(self.__dict__.get('_forward_module') or self):
+            data = self.data_preprocessor(data, True)
+            losses = self._run_forward(data, mode='loss')
+        parsed_losses, log_vars = self.parse_losses(losses)
+        optim_wrapper.update_params(parsed_losses)
+        return log_vars
 
     def loss(self, inputs: torch.Tensor, data_samples: list) -> Dict[str, torch.Tensor]:
         """The method's losses for one preprocessed batch. Defaults to the task model's."""
@@ -144,8 +175,21 @@ class ContinualAlgorithm(BaseModel):
         state = dict(experience_index=self.experience_index, seen_classes=self.seen_classes,
                      current_classes=self.current_classes)
         if self.buffer is not None:
-            state['buffer'] = self.buffer.state_dict()
+            ranks = self.__dict__.get('_rank_buffers')
+            state['buffer'] = dict(ranks=ranks) if ranks is not None \
+                else self.buffer.state_dict()
         return state
+
+    def gather_rank_state(self) -> None:
+        """Collect every rank's buffer share for a checkpoint (a collective call: every
+        rank calls it before a save; rank 0's :meth:`algorithm_state` then holds them all
+        as ``buffer=dict(ranks=[...])``). A no-op in one process."""
+        if self.buffer is not None and world()[1] > 1:
+            self.__dict__['_rank_buffers'] = gather_objects(self.buffer.state_dict())
+
+    def release_rank_state(self) -> None:
+        """Forget what :meth:`gather_rank_state` collected."""
+        self.__dict__['_rank_buffers'] = None
 
     def load_algorithm_state(self, state: dict) -> None:
         """Restore what :meth:`algorithm_state` returned."""
@@ -153,7 +197,23 @@ class ContinualAlgorithm(BaseModel):
         self.seen_classes = list(state.get('seen_classes', []))
         self.current_classes = list(state.get('current_classes', []))
         if self.buffer is not None and 'buffer' in state:
-            self.buffer.load_state_dict(state['buffer'])
+            self.buffer.load_state_dict(self._own_buffer_state(state['buffer']))
+
+    @staticmethod
+    def _own_buffer_state(state: dict) -> dict:
+        """This rank's share of a checkpointed buffer; a clear error when the checkpoint
+        was written by another number of processes."""
+        rank, world_size = world()
+        ranks = state.get('ranks') if isinstance(state, dict) else None
+        saved = len(ranks) if ranks is not None else 1
+        if saved != world_size:
+            raise ValueError(
+                f'the checkpoint holds the replay buffer of {saved} process(es) but this run '
+                f'has {world_size}: every rank keeps its own share of the buffer, so a '
+                f'resume needs the same number of processes ({saved}: e.g. '
+                f'tools/dist_train.sh CONFIG {saved} --resume). To start a new stream from '
+                'these weights instead, use load_from (weights only, no buffer).')
+        return ranks[rank] if ranks is not None else state
 
     def get_extra_state(self) -> dict:
         return self.algorithm_state()

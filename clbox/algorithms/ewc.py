@@ -3,6 +3,7 @@ from typing import Dict, List
 
 import torch
 
+from clbox.dist import all_reduce_mean_
 from clbox.registry import MODELS
 from .base import ContinualAlgorithm
 
@@ -65,7 +66,13 @@ class EWC(ContinualAlgorithm):
         self.penalties.append(dict(fisher=fisher, anchor=anchor))
 
     def estimate_fisher(self, dataloader) -> Dict[str, torch.Tensor]:
-        """Diagonal empirical Fisher: mean over batches of squared loss gradients."""
+        """Diagonal empirical Fisher: mean over batches of squared loss gradients.
+
+        With several processes each rank's batch gradient is averaged over ranks before
+        squaring, so the Fisher is that of the global batch and identical on every rank
+        (what one process with the global batch size computes). Every rank must see the
+        same number of batches (mmengine's ``DefaultSampler`` pads to equal shares).
+        """
         params = self._params()
         fisher = {n: torch.zeros_like(p) for n, p in params.items()}
         was_training = self.training
@@ -76,9 +83,11 @@ class EWC(ContinualAlgorithm):
             self.zero_grad()
             labels = self.labels(data['data_samples']).to(data['inputs'].device)
             self.classification_loss(self.logits(data['inputs']), labels).backward()
-            for n, p in params.items():
-                if p.grad is not None:
-                    fisher[n] += p.grad.detach().pow(2)
+            grads = {n: p.grad.detach().clone() for n, p in params.items()
+                     if p.grad is not None}
+            all_reduce_mean_(grads)  # the global batch's gradient, as in one process
+            for n, g in grads.items():
+                fisher[n] += g.pow(2)
             batches += 1
         self.zero_grad()
         self.train(was_training)

@@ -3,6 +3,7 @@ from typing import Dict
 
 import torch
 
+from clbox.dist import all_reduce_mean_
 from .seg_base import SegContinualAlgorithm
 
 
@@ -54,7 +55,7 @@ class ImportanceRegularized(SegContinualAlgorithm):
         :meth:`observe_step`."""
         params = self.params()
         before = {n: p.detach().clone() for n, p in params.items()}
-        with optim_wrapper.optim_context(self):
+        with optim_wrapper.optim_context(self.__dict__.get('_forward_module') or self):
             data = self.data_preprocessor(data, True)
             losses = self._run_forward(data, mode='loss')
         loss, log_vars = self.parse_losses(losses)
@@ -82,7 +83,7 @@ class ImportanceRegularized(SegContinualAlgorithm):
 
     def after_experience(self, experience, dataloader):
         super().after_experience(experience, dataloader)
-        new = self.consolidate()
+        new = all_reduce_mean_(self.consolidate())  # identical on every rank
         if self.normalize:
             new = minmax(new)
         self.importance = self.merge(self.importance, new) if self.importance else new

@@ -4,10 +4,18 @@ A buffer is a fixed number of slots holding tensors of fixed per-sample shape (o
 per field: ``inputs``, ``labels``, ``experience`` and any extras such as ``logits``). Slots
 are allocated lazily from the first batch, in that batch's dtype, so uint8 images stay uint8.
 Insertion and sampling are tensor operations; no per-sample Python loop.
+
+With several processes the configured ``size`` is the total budget: each rank keeps its
+own share (``size / world_size``, see :func:`clbox.dist.rank_share`) of the samples it
+sees, as the continuous-SSL reference does with its per-GPU buffers. Sharing the work
+this way needs no communication on insertion or sampling; a checkpoint gathers every
+rank's share and a resume gives each rank its own.
 """
 from typing import Dict, Optional
 
 import torch
+
+from clbox.dist import rank_share, world
 
 
 class BaseBuffer:
@@ -16,16 +24,28 @@ class BaseBuffer:
     Subclasses decide *where* new samples go by implementing :meth:`_select_slots`.
 
     Args:
-        size (int): Number of slots.
-        seed (int): Seed of the buffer's own generator (insertion and sampling).
-            Defaults to 0.
+        size (int): Number of slots in total (over all ranks).
+        seed (int): Seed of the buffer's own generator (insertion and sampling); rank
+            ``r`` uses ``seed + r``. Defaults to 0.
+        local (bool): ``size`` is this rank's alone (a buffer inside another one).
+            Defaults to False.
+
+    Attributes:
+        total_size (int): The configured budget.
+        size (int): This rank's slots.
     """
 
-    def __init__(self, size: int, seed: int = 0):
+    def __init__(self, size: int, seed: int = 0, local: bool = False):
         if size <= 0:
             raise ValueError(f'{type(self).__name__}: size must be positive, got {size}.')
-        self.size = int(size)
-        self.generator = torch.Generator().manual_seed(seed)
+        rank, world_size = (0, 1) if local else world()
+        if size < world_size:
+            raise ValueError(f'{type(self).__name__}: size {size} is smaller than the '
+                             f'{world_size} processes that share it; use size >= '
+                             f'{world_size} (each rank keeps size / world_size samples).')
+        self.total_size = int(size)
+        self.size = rank_share(size, rank, world_size)
+        self.generator = torch.Generator().manual_seed(seed + rank)
         self.storage: Dict[str, torch.Tensor] = {}
         self.filled = torch.zeros(self.size, dtype=torch.bool)
         self.num_seen = 0
@@ -102,7 +122,8 @@ class BaseBuffer:
         if state['filled'].numel() != self.size:
             raise ValueError(f'{type(self).__name__}: checkpoint buffer has '
                              f'{state["filled"].numel()} slots but the config asks for '
-                             f'{self.size}; use the same buffer size to resume.')
+                             f'{self.size} on this rank (size {self.total_size} in all); '
+                             'use the same buffer size and number of processes to resume.')
         self.storage = {k: v.clone() for k, v in state['storage'].items()}
         self.filled = state['filled'].clone()
         self.num_seen = int(state['num_seen'])

@@ -79,7 +79,7 @@ class LatentReplayBuffer(BaseBuffer):
         if self.pending is None:
             quota = max(self.size // (self.num_experiences + 1), 1)
             seed = int(torch.randint(2**31 - 1, (1,), generator=self.generator))
-            self.pending = ReservoirBuffer(quota, seed=seed)
+            self.pending = ReservoirBuffer(quota, seed=seed, local=True)
             self.pending_experience = experience
         self.pending.add(labels=labels, experience=experience,
                          **self._encode(inputs), **extras)
@@ -155,7 +155,7 @@ class LatentReplayBuffer(BaseBuffer):
         pending = state.get('pending')
         self.pending, self.pending_experience = None, None
         if pending is not None:
-            self.pending = ReservoirBuffer(int(pending['size']))
+            self.pending = ReservoirBuffer(int(pending["size"]), local=True)
             self.pending.load_state_dict(pending['state'])
             self.pending_experience = pending['experience']
 

@@ -52,9 +52,9 @@ class GroupBalancedBuffer(BaseBuffer):
     #: Batch field that names a sample's group.
     group_key = 'labels'
 
-    def __init__(self, size: int, seed: int = 0):
-        super().__init__(size, seed)
-        self.group_of_slot = torch.full((size,), -1, dtype=torch.long)
+    def __init__(self, size: int, seed: int = 0, local: bool = False):
+        super().__init__(size, seed, local)
+        self.group_of_slot = torch.full((self.size,), -1, dtype=torch.long)
         self.groups = torch.zeros(0, dtype=torch.long)     # group ids, in arrival order
         self.seen_per_group = torch.zeros(0, dtype=torch.long)
 

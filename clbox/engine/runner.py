@@ -5,11 +5,16 @@ import re
 from collections import OrderedDict
 from typing import Optional
 
+import torch
 from mmengine.config import Config
+from mmengine.device import get_device
+from mmengine.dist import broadcast, is_distributed
+from mmengine.model import revert_sync_batchnorm
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
 
-from clbox.registry import RUNNERS, SCENARIOS
+from clbox.registry import MODEL_WRAPPERS, RUNNERS, SCENARIOS
+from clbox import dist
 from .utils import check_writable, unwrap
 
 
@@ -29,7 +34,14 @@ class ContinualRunner(Runner):
       and are written atomically (temporary file + rename);
     * ``load_from`` without ``resume`` loads weights only (no method state such as buffers
       or teachers), accepts checkpoints of the bare task model, and refuses a checkpoint
-      whose tensor shapes do not fit the config with an error naming the first mismatch.
+      whose tensor shapes do not fit the config with an error naming the first mismatch;
+    * several processes (``--launcher pytorch`` under ``torchrun``): nccl on GPUs, gloo
+      without CUDA (no ``set_device``); the model is wrapped in
+      :class:`~clbox.models.wrappers.ContinualDistributedDataParallel` (rebuilt at every
+      experience by the loop); ``sync_bn`` converts BatchNorm to synchronised BatchNorm
+      (torch's on GPUs, :class:`~clbox.models.layers.DistBatchNorm` on the CPU);
+      checkpoints are written by rank 0 only and hold every rank's buffer share and RNG
+      state, and a resume gives each rank its own.
     """
 
     def __init__(self, *args, scenario=None, **kwargs):
@@ -60,24 +72,114 @@ class ContinualRunner(Runner):
             self._scenario = SCENARIOS.build(cfg)
         return self._scenario
 
+    # ----------------------------------------------------------- processes
+    def setup_env(self, env_cfg: dict) -> None:
+        """mmengine's set-up, with the process group started by
+        :func:`clbox.engine.dist.init_distributed` (gloo without CUDA)."""
+        if self.distributed and not is_distributed():
+            dist.init_distributed(self.launcher, env_cfg.get('dist_cfg'))
+        super().setup_env(env_cfg)
+
+    def wrap_model(self, model_wrapper_cfg: Optional[dict], model):
+        """Move to the device; with several processes, convert BatchNorm if ``sync_bn``
+        is set and wrap the method for DDP (see :meth:`rewrap_model`)."""
+        from mmengine.model import is_model_wrapper
+        if is_model_wrapper(model):
+            return model
+        model = model.to(get_device())
+        if not self.distributed:
+            return revert_sync_batchnorm(model)
+        sync_bn = self.cfg.get('sync_bn', None)
+        if sync_bn:
+            if torch.cuda.is_available():
+                model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+            else:
+                from clbox.models.layers import convert_sync_bn
+                model = convert_sync_bn(model)
+        self._wrapper_cfg = dict(model_wrapper_cfg or {})
+        return self._ddp(model)
+
+    def _ddp(self, model):
+        cfg = dict(self._wrapper_cfg)
+        cfg.setdefault('type', 'ContinualDistributedDataParallel')
+        if not ({'broadcast_buffers', 'forward_sync_buffers'} & set(cfg)):
+            # no buffer broadcast in forward (running statistics are averaged at epoch
+            # ends); torch >= 2.14 names it forward_sync_buffers
+            import inspect
+            from torch.nn.parallel import DistributedDataParallel
+            key = 'forward_sync_buffers' if 'forward_sync_buffers' in inspect.signature(
+                DistributedDataParallel.__init__).parameters else 'broadcast_buffers'
+            cfg[key] = False
+        cfg.setdefault('find_unused_parameters', self.cfg.get('find_unused_parameters',
+                                                              False))
+        default_args = dict(module=model)
+        if torch.cuda.is_available():
+            default_args['device_ids'] = [int(os.environ.get('LOCAL_RANK', 0))]
+        return MODEL_WRAPPERS.build(cfg, default_args=default_args)
+
+    def rewrap_model(self) -> None:
+        """Wrap the bare method anew (several processes only): DDP registers the
+        parameters that require gradients when it is built, and methods add or freeze
+        parameters between experiences. The new wrapper broadcasts rank 0's parameters
+        and buffers, which every rank already shares."""
+        if self.distributed:
+            self.model = self._ddp(unwrap(self.model))
+
+    def _init_model_weights(self) -> None:
+        """mmengine's initialisation, broadcasting tensors only (a method's extra state,
+        such as its buffer, is per rank and not a tensor)."""
+        model = unwrap(self.model)
+        if hasattr(model, 'init_weights'):
+            model.init_weights()
+            for value in model.state_dict().values():
+                if isinstance(value, torch.Tensor):
+                    broadcast(value)
+
     # ------------------------------------------------------------ train/test
     def train(self):
         self._weights_only_load = not self._resume
+        self._resuming = bool(self._resume)
         try:
             return super().train()
         finally:
-            self._weights_only_load = False
+            self._weights_only_load = self._resuming = False
+
+    def test(self):
+        """Evaluate ``load_from`` on the test stream. The checkpoint's method state is
+        loaded (a segmentation method's step and classes), but not its buffer, which
+        evaluation does not use (so any number of processes can test any checkpoint)."""
+        self._testing = True
+        try:
+            return super().test()
+        finally:
+            self._testing = False
 
     # ----------------------------------------------------------- checkpoints
     def save_checkpoint(self, out_dir: str, filename: str, meta: Optional[dict] = None,
                         **kwargs):
-        """mmengine's checkpoint plus ``meta['clbox']``, written atomically."""
+        """mmengine's checkpoint plus ``meta['clbox']``, written atomically by rank 0.
+
+        Every rank must call it: the per-rank parts (buffer shares, RNG states) are
+        gathered first, and all ranks wait until the file is in place."""
         meta = dict(meta or {})
         loop = self.train_loop
-        if hasattr(loop, 'state_dict'):
-            meta['clbox'] = loop.state_dict()
-            meta.setdefault('epoch', loop.epoch)
-            meta.setdefault('iter', loop.iter)
+        algorithm = unwrap(self.model)
+        gathered = hasattr(algorithm, 'gather_rank_state')
+        if gathered:
+            algorithm.gather_rank_state()
+        try:
+            if hasattr(loop, 'state_dict'):
+                meta['clbox'] = loop.state_dict()
+                meta.setdefault('epoch', loop.epoch)
+                meta.setdefault('iter', loop.iter)
+            if dist.is_main():
+                self._write_checkpoint(out_dir, filename, meta, **kwargs)
+        finally:
+            if gathered:
+                algorithm.release_rank_state()
+        dist.barrier()
+
+    def _write_checkpoint(self, out_dir: str, filename: str, meta: dict, **kwargs):
         tmp_name = f'.{filename}.tmp'
         try:
             super().save_checkpoint(out_dir, tmp_name, meta=meta, **kwargs)
@@ -106,6 +208,8 @@ class ContinualRunner(Runner):
                                     '/ --resume / the CHECKPOINT argument.')
         checkpoint = _load_checkpoint(filename, map_location=map_location)
         self._loaded_meta = checkpoint.get('meta', {}) if isinstance(checkpoint, dict) else {}
+        if getattr(self, '_resuming', False):
+            self._check_world_size(filename)
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         model = unwrap(self.model)
         state = checkpoint.get('state_dict', checkpoint)
@@ -117,6 +221,18 @@ class ContinualRunner(Runner):
         self.logger.info(f'Load checkpoint from {filename}')
         return checkpoint
 
+    def _check_world_size(self, filename: str) -> None:
+        """A resume continues every rank's data order, buffer share and RNG state, so it
+        needs the number of processes that wrote the checkpoint."""
+        saved = (self._loaded_meta or {}).get('clbox', {}).get('world_size', 1)
+        if saved != self.world_size:
+            raise IncompatibleCheckpointError(
+                f'"{filename}" was written by {saved} process(es) and this run has '
+                f'{self.world_size}: the data order, replay-buffer shares and RNG states '
+                f'are per rank, so resume with {saved} (tools/dist_train.sh CONFIG {saved} '
+                '--resume, or tools/train.py when 1), or start a new run from its weights '
+                'with load_from.')
+
     def _fit_state_dict(self, model, state: OrderedDict, filename: str) -> OrderedDict:
         """Add a missing ``model.`` prefix, drop method state for weights-only loads, and
         raise :class:`IncompatibleCheckpointError` on shape mismatches."""
@@ -126,6 +242,10 @@ class ContinualRunner(Runner):
         if self._weights_only_load:
             state = OrderedDict((k, v) for k, v in state.items()
                                 if not k.endswith('_extra_state'))
+        elif getattr(self, '_testing', False) and isinstance(state.get('_extra_state'), dict):
+            state = OrderedDict(state)
+            state['_extra_state'] = {k: v for k, v in state['_extra_state'].items()
+                                     if k != 'buffer'}
         common = [k for k in state if k in own and hasattr(own[k], 'shape')]
         if not common and state:
             raise IncompatibleCheckpointError(

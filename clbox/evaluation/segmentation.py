@@ -5,6 +5,7 @@ import numpy as np
 import torch
 from mmseg.evaluation.metrics import IoUMetric
 
+from clbox.dist import gather_objects, world
 from clbox.registry import EVALUATORS
 from .classification import BaseStreamEvaluator
 
@@ -54,7 +55,8 @@ class SegStreamEvaluator(BaseStreamEvaluator):
         self._intersect = np.zeros(num_classes)
         self._union = np.zeros(num_classes)
         self._label_area = np.zeros(num_classes)
-        self._done: set = set()
+        self._per_image: Dict[str, np.ndarray] = {}   # path -> (intersect, union, area)
+        self._unnamed = np.zeros((3, num_classes))   # images without a path
         self._seen: List[int] = []
         self._current: List[int] = []
         self._step = 0
@@ -72,19 +74,39 @@ class SegStreamEvaluator(BaseStreamEvaluator):
         seen = torch.zeros(256, dtype=torch.bool)
         seen[self._seen] = True
         for pred, label, path in zip(preds, labels, paths):
-            if path and path in self._done:
+            if path and path in self._per_image:
                 continue
-            self._done.add(path)
             label = label.cpu().clone()
             unseen = ~seen[label.clamp(0, 255)] & (label != self.ignore_index)
             label[unseen] = 0 if self.unseen == 'background' else self.ignore_index
             inter, union, _, area = IoUMetric.intersect_and_union(
                 pred.cpu(), label, self.num_classes, self.ignore_index)
-            self._intersect += inter.numpy()
-            self._union += union.numpy()
-            self._label_area += area.numpy()
+            areas = np.stack([inter.numpy(), union.numpy(), area.numpy()])
+            if path:
+                self._per_image[path] = areas
+            else:
+                self._unnamed += areas
+
+    def _totals(self) -> np.ndarray:
+        """(intersect, union, label area) summed over images, each image once over all
+        ranks: the test experiences of an overlapped protocol share images, and two
+        ranks may hold the same image in different experiences."""
+        per_image, unnamed = self._per_image, self._unnamed
+        if world()[1] > 1:
+            merged = {}
+            unnamed = np.zeros_like(self._unnamed)
+            for images, rest in gather_objects((self._per_image, self._unnamed)):
+                for path, areas in images.items():
+                    merged.setdefault(path, areas)
+                unnamed = unnamed + rest
+            per_image = merged
+        total = unnamed.copy()
+        for areas in per_image.values():
+            total += areas
+        return total
 
     def compute(self) -> dict:
+        self._intersect, self._union, self._label_area = self._totals()
         iou = iou_from_areas(self._intersect, self._union)
         step_classes = dict(sorted(self._by_step.items()))
         row = []

@@ -14,6 +14,8 @@ import hashlib
 import json
 import os
 import os.path as osp
+import shutil
+import tempfile
 from typing import Optional
 
 import numpy as np
@@ -75,6 +77,25 @@ def make_synthetic_voc(root: str, num_classes: int = 5, num_train: int = 64,
         raise ValueError(f'num_classes must be >= 2 (background + 1), got {num_classes}.')
     if osp.isfile(osp.join(root, _DONE)):
         return root
+    # written in a private folder and renamed into place, so processes that build the
+    # same set at once (the ranks of a distributed run) never read a half-written one
+    os.makedirs(osp.dirname(osp.abspath(root)), exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix='.' + osp.basename(root) + '-',
+                           dir=osp.dirname(osp.abspath(root)))
+    try:
+        _write_synthetic_voc(tmp, num_classes, num_train, num_test, size, max_objects, seed)
+        try:
+            os.rename(tmp, root)
+        except OSError:  # another process finished first (or a stale partial folder)
+            if not osp.isfile(osp.join(root, _DONE)):
+                shutil.rmtree(root, ignore_errors=True)
+                os.rename(tmp, root)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return root
+
+
+def _write_synthetic_voc(root, num_classes, num_train, num_test, size, max_objects, seed):
     for d in ('JPEGImages', 'SegmentationClassAug', 'ImageSets/Segmentation'):
         os.makedirs(osp.join(root, d), exist_ok=True)
     for split, n, stream in (('train_aug', num_train, 0), ('val', num_test, 1)):
@@ -91,7 +112,6 @@ def make_synthetic_voc(root: str, num_classes: int = 5, num_train: int = 64,
     with open(osp.join(root, _DONE), 'w') as f:
         json.dump(dict(version=_VERSION, num_classes=num_classes, num_train=num_train,
                        num_test=num_test, size=size, max_objects=max_objects, seed=seed), f)
-    return root
 
 
 @SCENARIOS.register_module()

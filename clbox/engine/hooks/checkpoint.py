@@ -3,6 +3,7 @@ import os.path as osp
 
 from mmengine.hooks import Hook
 
+from clbox.dist import is_main
 from clbox.registry import HOOKS
 from ..utils import atomic_write
 
@@ -48,5 +49,6 @@ class ExperienceCheckpointHook(Hook):
             runner.work_dir, filename, save_optimizer=self.save_optimizer,
             save_param_scheduler=self.save_param_scheduler and bool(runner.param_schedulers))
         path = osp.join(runner.work_dir, filename)
-        atomic_write(osp.join(runner.work_dir, 'last_checkpoint'), lambda f: f.write(path))
+        if is_main():
+            atomic_write(osp.join(runner.work_dir, 'last_checkpoint'), lambda f: f.write(path))
         self.last_saved = path

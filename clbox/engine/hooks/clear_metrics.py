@@ -5,6 +5,7 @@ import os.path as osp
 from mmengine.hooks import Hook
 
 from clbox.evaluation.clear import clear_metrics
+from clbox.dist import is_main
 from clbox.registry import HOOKS
 from clbox.visualization.plots import plot_confusion_matrix
 from ..utils import dump_json
@@ -40,6 +41,8 @@ class CLEARMetricsHook(Hook):
         runner.visualizer.add_scalars(metrics, step=len(matrix))
         runner.logger.info('CLEAR after experience %d: %s', experience.index,
                            ' '.join(f'{k[6:]}={v:.2f}' for k, v in metrics.items()))
+        if not is_main():
+            return
         dump_json(dict(experiences_done=len(matrix), metrics=metrics, accuracy_matrix=matrix,
                        buckets=[e.meta.get('bucket', e.name)
                                 for e in runner.scenario.train_stream[:len(matrix)]]),

@@ -8,6 +8,7 @@ import time
 
 from mmengine.hooks import Hook
 
+from clbox.dist import is_main
 from clbox.registry import HOOKS
 from ..utils import dump_json
 
@@ -82,7 +83,9 @@ class ResourceMonitorHook(Hook):
         record['disk_written_mb'] = written
         runner.visualizer.add_scalars({'resources/disk_written_mb': written},
                                       step=record['experience'] + 1)
-        dump_json(dict(experiences=self.records), osp.join(runner.work_dir, 'resources.json'))
+        if is_main():
+            dump_json(dict(experiences=self.records),
+                      osp.join(runner.work_dir, 'resources.json'))
         self._pending_disk = None
 
     def _cpu_seconds(self) -> float:
@@ -114,5 +117,7 @@ class ResourceMonitorHook(Hook):
         self.records.append(record)
         if self.measure_disk:
             self._pending_disk = (record, self._start['disk'])
-        dump_json(dict(experiences=self.records), osp.join(runner.work_dir, 'resources.json'))
+        if is_main():
+            dump_json(dict(experiences=self.records),
+                      osp.join(runner.work_dir, 'resources.json'))
         self._start = None

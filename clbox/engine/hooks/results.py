@@ -4,6 +4,7 @@ import time
 
 from mmengine.hooks import Hook
 
+from clbox.dist import is_main
 from clbox.evaluation.continual import summarize
 from clbox.registry import HOOKS
 from clbox.visualization.plots import (plot_accuracy_curve, plot_accuracy_matrix,
@@ -56,6 +57,8 @@ class ContinualResultsHook(Hook):
             train_time_s=loop.train_time,
             images_per_s=loop.images_seen / loop.train_time if loop.train_time else None,
         )
+        if not is_main():  # rank 0 writes; the others computed the same numbers
+            return
         dump_json(out, osp.join(runner.work_dir, 'results.json'))
         if self.plots:
             plot_accuracy_matrix(loop.matrix, osp.join(runner.work_dir, 'accuracy_matrix.png'))

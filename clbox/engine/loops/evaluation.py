@@ -6,6 +6,7 @@ import os.path as osp
 import torch
 from mmengine.runner import BaseLoop
 
+from clbox.dist import is_main
 from clbox.registry import EVALUATORS, LOOPS
 from ..utils import build_loader, dump_json, unwrap
 
@@ -87,7 +88,8 @@ class StreamTestLoop(StreamValLoop):
         out = dict(row=result['row'], average_accuracy=sum(result['row']) / max(len(row), 1),
                    metrics=result['metrics'], details=result.get('details', {}),
                    checkpoint=self.runner._load_from)
-        dump_json(out, osp.join(self.runner.work_dir, 'test_results.json'))
+        if is_main():
+            dump_json(out, osp.join(self.runner.work_dir, 'test_results.json'))
         metrics = dict(result['metrics'], average_accuracy=out['average_accuracy'])
         self.runner.call_hook('after_test_epoch', metrics=metrics)
         self.runner.call_hook('after_test')

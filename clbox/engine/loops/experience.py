@@ -8,6 +8,7 @@ import torch
 from mmengine.runner import BaseLoop
 
 from clbox.algorithms.base import NonFiniteLossError
+from clbox.dist import average_buffers_, gather_objects, world
 from clbox.registry import LOOPS
 from clbox.scenarios.base import Experience
 from ..utils import build_loader, get_rng_state, set_rng_state, unwrap
@@ -42,6 +43,7 @@ class ExperienceBasedTrainLoop(BaseLoop):
         self._runner = runner
         self.dataloader_cfg = copy.deepcopy(dict(dataloader))
         self.dataloader_cfg.pop('dataset', None)
+        check_batch_size(self.dataloader_cfg.get('batch_size', 1))
         self.epochs_per_experience = int(max_epochs)
         self.reset_optimizer = reset_optimizer
         self.eval_initial = eval_initial
@@ -80,11 +82,15 @@ class ExperienceBasedTrainLoop(BaseLoop):
 
     @property
     def max_iters(self) -> int:
+        """Training iterations of this rank over the stream (what the progress bar and
+        ETA count): each rank iterates ``ceil(len / world_size)`` samples per epoch."""
         if getattr(self, '_max_iters', None) is None:
             stream = self.runner.scenario.train_stream
             bs = self.dataloader_cfg.get('batch_size', 1)
+            world_size = world()[1]
             self._max_iters = sum(
-                math.ceil(len(self.algorithm.train_dataset(stream[i], stream)) / bs)
+                math.ceil(math.ceil(len(self.algorithm.train_dataset(stream[i], stream))
+                                    / world_size) / bs)
                 for i in self.experiences) * self.epochs_per_experience
         return self._max_iters
 
@@ -122,6 +128,8 @@ class ExperienceBasedTrainLoop(BaseLoop):
         """Start (unless resumed mid-way), train and finish one experience."""
         if self._epoch_in_exp == 0:
             self.start_experience(experience)
+        if hasattr(self.runner, 'rewrap_model'):
+            self.runner.rewrap_model()  # DDP over the parameters trained now
         self.dataloader = self.build_train_loader(experience)
         self.train_experience(experience)
         if not self.stop_training:
@@ -152,6 +160,12 @@ class ExperienceBasedTrainLoop(BaseLoop):
         for idx, data_batch in enumerate(self.dataloader):
             self.run_iter(idx, data_batch)
         self.train_time += time.perf_counter() - start
+        self.end_epoch()
+
+    def end_epoch(self) -> None:
+        """Advance the counters, make the ranks' running statistics one (so evaluation,
+        teachers and checkpoints see the same model everywhere), call the hooks."""
+        average_buffers_(self.algorithm)
         self._epoch += 1
         self._epoch_in_exp += 1
         self.runner.call_hook('after_train_epoch')
@@ -170,7 +184,7 @@ class ExperienceBasedTrainLoop(BaseLoop):
                 f'saved after the last good checkpoint in "{self.runner.work_dir}". Lower '
                 'the learning rate or add gradient clipping (optim_wrapper.clip_grad).'
             ) from None
-        self.images_seen += _batch_size(data_batch)
+        self.images_seen += _batch_size(data_batch) * world()[1]  # over all processes
         self.runner.call_hook('after_train_iter', batch_idx=idx, data_batch=data_batch,
                               outputs=outputs)
         self._iter += 1
@@ -186,7 +200,7 @@ class ExperienceBasedTrainLoop(BaseLoop):
         algorithm.after_experience(experience, self.dataloader)
         if algorithm.observes:
             loader = build_loader(self.dataloader_cfg, experience.dataset, self.runner.seed,
-                                  shuffle=False)
+                                  shuffle=False, pad=False)  # each sample once
             for data_batch in loader:
                 algorithm.observe(data_batch)
 
@@ -214,11 +228,26 @@ class ExperienceBasedTrainLoop(BaseLoop):
         param schedulers from the config."""
         runner = self.runner
         runner.optim_wrapper = runner.build_optim_wrapper(copy.deepcopy(runner.cfg.optim_wrapper))
+        self.scale_lr(runner.optim_wrapper)
         self.algorithm.configure_optimizer(runner.optim_wrapper, experience)
         if runner.cfg.get('param_scheduler') is not None:
             runner.param_schedulers = runner.build_param_scheduler(
                 copy.deepcopy(runner.cfg.param_scheduler))
         runner.optim_wrapper.initialize_count_status(runner.model, self._iter, self.max_iters)
+
+    def scale_lr(self, optim_wrapper) -> None:
+        """``auto_scale_lr`` for a rebuilt optimizer, as mmengine does for its one build:
+        ``lr *= world_size * batch_size / base_batch_size``."""
+        cfg = self.runner.auto_scale_lr
+        if not cfg or not cfg.get('enable', False):
+            return
+        real = world()[1] * self.dataloader_cfg.get('batch_size', 1)
+        ratio = real / float(cfg['base_batch_size'])
+        wrappers = list(optim_wrapper.values()) if hasattr(optim_wrapper, 'values') \
+            else [optim_wrapper]
+        for wrapper in wrappers:
+            for group in wrapper.optimizer.param_groups:
+                group['lr'] = group['lr'] * ratio
 
     def evaluate(self) -> dict:
         """Evaluate the whole test stream through the runner's val loop."""
@@ -252,7 +281,8 @@ class ExperienceBasedTrainLoop(BaseLoop):
                     history=self.history, initial_row=self.initial_row,
                     images_seen=self.images_seen, train_time=self.train_time,
                     wall_time=self._wall_time,
-                    rng=get_rng_state())
+                    rng=get_rng_state(), world_size=world()[1],
+                    rng_ranks=gather_objects(get_rng_state()) if world()[1] > 1 else None)
 
     def load_state_dict(self, state: dict) -> None:
         """Restore a position; RNG states are applied when :meth:`run` starts."""
@@ -269,7 +299,27 @@ class ExperienceBasedTrainLoop(BaseLoop):
         self.initial_row = state['initial_row']
         self.images_seen, self.train_time = state['images_seen'], state['train_time']
         self._wall_time = state.get('wall_time', 0.0)
-        self._pending_rng = state['rng']
+        rank, world_size = world()
+        saved = state.get('world_size', 1)
+        if saved != world_size:
+            raise ValueError(
+                f'the checkpoint was written by {saved} process(es) and this run has '
+                f'{world_size}: the data order, buffer shares and RNG states are per rank, '
+                f'so resume with {saved} (tools/dist_train.sh CONFIG {saved} --resume), or '
+                'start a new run from its weights with load_from.')
+        self._pending_rng = state['rng_ranks'][rank] if state.get('rng_ranks') \
+            else state['rng']
+
+
+def check_batch_size(batch_size) -> None:
+    """``train_dataloader.batch_size`` is per process (as in mmengine) and must be >= 1."""
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        world_size = world()[1]
+        raise ValueError(
+            f'train_dataloader.batch_size must be a positive integer, got {batch_size!r}. '
+            f'It is the batch of each process (this run has {world_size}): for a global '
+            f'batch B on N processes set it to B // N (e.g. --cfg-options '
+            f'train_dataloader.batch_size=16 for 32 on 2 processes).')
 
 
 def _batch_size(data_batch) -> int:

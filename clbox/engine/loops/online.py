@@ -1,6 +1,7 @@
 """The online train loop: one pass of small incoming batches, several updates each."""
 from typing import Optional
 
+from clbox.dist import world
 from clbox.registry import LOOPS
 from clbox.scenarios.base import Experience
 from ..utils import build_loader
@@ -47,8 +48,11 @@ class OnlineTrainLoop(ExperienceBasedTrainLoop):
 
     @property
     def max_iters(self) -> int:
+        """This rank's updates over the stream (each rank gets ``ceil(len / world)``
+        samples of every experience)."""
         stream = self.runner.scenario.train_stream
-        return sum(-(-len(stream[i]) // self.stream_batch_size)
+        world_size = world()[1]
+        return sum(-(-(-(-len(stream[i]) // world_size)) // self.stream_batch_size)
                    for i in self.experiences) * self.num_updates
 
     def build_train_loader(self, experience: Experience):
@@ -71,9 +75,7 @@ class OnlineTrainLoop(ExperienceBasedTrainLoop):
                 self.run_iter(idx, data_batch)
             if algorithm.observes:
                 algorithm.observe(data_batch)
-        self._epoch += 1
-        self._epoch_in_exp += 1
-        self.runner.call_hook('after_train_epoch')
+        self.end_epoch()
 
     def consolidate(self, experience: Experience) -> None:
         """Samples were observed as they came; only a given boundary is announced."""
