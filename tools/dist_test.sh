@@ -11,15 +11,8 @@ CONFIG=$1
 CHECKPOINT=$2
 NPROC=$3
 HERE="$(cd "$(dirname "$0")" && pwd)"
-if [ -z "${PYTHON:-}" ]; then
-    if [ -x "$HERE/../.venv/bin/python" ]; then PYTHON="$HERE/../.venv/bin/python"; else PYTHON=python3; fi
-fi
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
+source "$HERE/_launch_env.sh"
 
-PYTHONPATH="$HERE/..":${PYTHONPATH:-} \
 "$PYTHON" -m torch.distributed.run --nnodes="$NNODES" --node_rank="$NODE_RANK" \
     --master_addr="$MASTER_ADDR" --nproc_per_node="$NPROC" --master_port="$PORT" \
     "$HERE/test.py" "$CONFIG" "$CHECKPOINT" --launcher pytorch "${@:4}"

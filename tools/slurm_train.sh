@@ -17,11 +17,8 @@ GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
 HERE="$(cd "$(dirname "$0")" && pwd)"
-if [ -z "${PYTHON:-}" ]; then
-    if [ -x "$HERE/../.venv/bin/python" ]; then PYTHON="$HERE/../.venv/bin/python"; else PYTHON=python3; fi
-fi
+source "$HERE/_launch_env.sh"
 
-PYTHONPATH="$HERE/..":${PYTHONPATH:-} \
 srun -p "$PARTITION" --job-name="$JOB_NAME" --gres=gpu:"$GPUS_PER_NODE" \
     --ntasks="$GPUS" --ntasks-per-node="$GPUS_PER_NODE" --cpus-per-task="$CPUS_PER_TASK" \
     --kill-on-bad-exit=1 $SRUN_ARGS \
