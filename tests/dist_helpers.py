@@ -1,5 +1,6 @@
-"""Running clbox the way users run it on several processes: ``torchrun`` (through
-``tools/dist_train.sh`` / ``dist_test.sh``) with gloo on the CPU."""
+"""Running clbox the way users run it, in processes of its own: ``tools/train.py``, and
+``torchrun`` (through ``tools/dist_train.sh`` / ``dist_test.sh``) with gloo on the CPU;
+the test hooks those processes import (per-rank records, kills)."""
 import json
 import os
 import os.path as osp
@@ -77,6 +78,32 @@ class KillAfterHook(Hook):
     def after_experience(self, runner, experience, result=None):
         if experience.index == self.index and runner.rank == 0:
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+@HOOKS.register_module(force=True)
+class KillAtHook(Hook):
+    """SIGKILLs this process after training iteration ``iteration`` (0-based, global),
+    or, with ``during_save``, in the middle of the first checkpoint write after it (half
+    the bytes on disk): the ways a job dies (OOM killer, preemption, power loss)."""
+    priority = 'LOWEST'
+
+    def __init__(self, iteration, during_save=False):
+        self.iteration, self.during_save = iteration, during_save
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        if runner.train_loop.iter != self.iteration:
+            return
+        if not self.during_save:
+            os.kill(os.getpid(), signal.SIGKILL)
+        import mmengine.fileio.backends.local_backend as local
+
+        def put_half_then_die(backend, obj, filepath):
+            with open(filepath, 'wb') as f:
+                f.write(obj[:len(obj) // 2])
+                f.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        local.LocalBackend.put = put_half_then_die
 '''
 
 

@@ -172,8 +172,8 @@ class ContinualAlgorithm(BaseModel):
     # ------------------------------------------------------------------ state
     def algorithm_state(self) -> dict:
         """Method state to checkpoint (tensors, numbers, lists and dicts only)."""
-        state = dict(experience_index=self.experience_index, seen_classes=self.seen_classes,
-                     current_classes=self.current_classes)
+        state = dict(method=type(self).__name__, experience_index=self.experience_index,
+                     seen_classes=self.seen_classes, current_classes=self.current_classes)
         if self.buffer is not None:
             ranks = self.__dict__.get('_rank_buffers')
             state['buffer'] = dict(ranks=ranks) if ranks is not None \

@@ -1,7 +1,9 @@
 """The continual runner: mmengine's Runner plus a scenario and continual checkpoints."""
+import glob
 import os
 import os.path as osp
 import re
+import sys
 from collections import OrderedDict
 from typing import Optional
 
@@ -11,15 +13,16 @@ from mmengine.device import get_device
 from mmengine.dist import broadcast, is_distributed
 from mmengine.model import revert_sync_batchnorm
 from mmengine.runner import Runner
-from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
 
-from clbox.registry import MODEL_WRAPPERS, RUNNERS, SCENARIOS
 from clbox import dist
+from clbox.registry import MODEL_WRAPPERS, RUNNERS, SCENARIOS
+from .checkpoint_io import atomic_replace, read_checkpoint
 from .utils import check_writable, unwrap
+from .workdir import WorkDirLock, archive_previous_run, remove_stale_temporaries
 
 
 class IncompatibleCheckpointError(ValueError):
-    """A checkpoint whose tensors do not fit the model built from the config."""
+    """A checkpoint that does not fit the model (or the run) built from the config."""
 
 
 @RUNNERS.register_module()
@@ -32,9 +35,14 @@ class ContinualRunner(Runner):
     * checkpoints carry the loop position, the accuracy matrix so far and RNG states
       (``meta['clbox']``) besides mmengine's model/optimizer/scheduler/message-hub state,
       and are written atomically (temporary file + rename);
+    * one run per work dir (:class:`~clbox.engine.workdir.WorkDirLock`); a fresh run
+      moves a previous run's outputs to ``previous_runs/`` instead of overwriting them;
     * ``load_from`` without ``resume`` loads weights only (no method state such as buffers
-      or teachers), accepts checkpoints of the bare task model, and refuses a checkpoint
-      whose tensor shapes do not fit the config with an error naming the first mismatch;
+      or teachers) and accepts checkpoints of the bare task model; every load (``load_from``,
+      ``--resume``, ``tools/test.py``) refuses a checkpoint with missing, unexpected or
+      differently shaped tensors, naming the first few, unless the config asks for a
+      partial load (``load_cfg=dict(strict=False, prefix_map={'old.': 'new.'})``, logged);
+      a resume also checks the method and its state (buffer) and the optimizer groups;
     * several processes (``--launcher pytorch`` under ``torchrun``): nccl on GPUs, gloo
       without CUDA (no ``set_device``); the model is wrapped in
       :class:`~clbox.models.wrappers.ContinualDistributedDataParallel` (rebuilt at every
@@ -46,8 +54,12 @@ class ContinualRunner(Runner):
 
     def __init__(self, *args, scenario=None, **kwargs):
         work_dir = kwargs.get('work_dir')
+        self._lock = None
         if work_dir is not None:
             check_writable(work_dir)
+            if int(os.environ.get('RANK', 0)) == 0:  # rank 0 holds it for the whole job
+                self._lock = WorkDirLock(work_dir)
+                self._lock.acquire(' '.join(sys.argv))
         self._scenario = scenario
         self._weights_only_load = False
         self._loaded_meta: Optional[dict] = None
@@ -139,10 +151,12 @@ class ContinualRunner(Runner):
     def train(self):
         self._weights_only_load = not self._resume
         self._resuming = bool(self._resume)
+        self._training = True
         try:
             return super().train()
         finally:
-            self._weights_only_load = self._resuming = False
+            self._weights_only_load = self._resuming = self._training = False
+            self.release_work_dir()
 
     def test(self):
         """Evaluate ``load_from`` on the test stream. The checkpoint's method state is
@@ -153,6 +167,29 @@ class ContinualRunner(Runner):
             return super().test()
         finally:
             self._testing = False
+            self.release_work_dir()
+
+    def release_work_dir(self) -> None:
+        """Let other runs use the work dir (also done at exit)."""
+        if self._lock is not None:
+            self._lock.release()
+
+    def load_or_resume(self) -> None:
+        """mmengine's load/resume; then, for a fresh training run, the previous run's
+        outputs in the work dir are moved to ``previous_runs/<time>/`` (after loading, so
+        ``load_from`` may name one of them)."""
+        super().load_or_resume()
+        if dist.is_main():
+            for path in remove_stale_temporaries(self.work_dir):
+                self.logger.info(f'removed "{path}", the unfinished write of a process '
+                                 'that died')
+        if getattr(self, '_training', False) and not self._resume and dist.is_main():
+            moved = archive_previous_run(self.work_dir)
+            if moved:
+                self.logger.warning(f'the work dir held the outputs of a previous run: moved '
+                                    f'them to "{moved}" (nothing is overwritten; use '
+                                    '--resume to continue a run instead).')
+        dist.barrier()
 
     # ----------------------------------------------------------- checkpoints
     def save_checkpoint(self, out_dir: str, filename: str, meta: Optional[dict] = None,
@@ -180,17 +217,29 @@ class ContinualRunner(Runner):
         dist.barrier()
 
     def _write_checkpoint(self, out_dir: str, filename: str, meta: dict, **kwargs):
-        tmp_name = f'.{filename}.tmp'
-        try:
-            super().save_checkpoint(out_dir, tmp_name, meta=meta, **kwargs)
-            os.replace(osp.join(out_dir, tmp_name), osp.join(out_dir, filename))
-        finally:
-            if osp.exists(osp.join(out_dir, tmp_name)):
-                os.remove(osp.join(out_dir, tmp_name))
+        """Through a unique temporary file, fsync and rename: the old checkpoint or the
+        whole new one, never a partial file; a full disk names the path and the bytes."""
+        sizes = [osp.getsize(p) for p in glob.glob(osp.join(glob.escape(out_dir),
+                                                             'experience_*.pth'))]
+        atomic_replace(
+            osp.join(out_dir, filename),
+            lambda tmp: super(ContinualRunner, self).save_checkpoint(
+                out_dir, osp.basename(tmp), meta=meta, **kwargs),
+            needed=max(sizes, default=0))
 
     def resume(self, filename: str, *args, **kwargs) -> None:
         """mmengine's resume, then the loop position, metrics and RNG states."""
-        super().resume(filename, *args, **kwargs)
+        try:
+            super().resume(filename, *args, **kwargs)
+        except ValueError as e:
+            if 'parameter group' not in str(e):
+                raise
+            raise IncompatibleCheckpointError(
+                f'"{filename}" cannot be resumed with this config: its optimizer state does '
+                f'not match the optimizer the config builds ({e}). The parameter groups '
+                'come from optim_wrapper (paramwise_cfg) and the method: resume with the '
+                'config it was trained with, or start a new run from its weights with '
+                'load_from.') from None
         state = (self._loaded_meta or {}).get('clbox')
         if state is None:
             raise IncompatibleCheckpointError(
@@ -203,10 +252,7 @@ class ContinualRunner(Runner):
     def load_checkpoint(self, filename: str, map_location='cpu', strict: bool = False,
                         revise_keys: list = [(r'^module.', '')]):
         """Load a checkpoint into the model after checking that it fits."""
-        if not (osp.isfile(filename) or '://' in filename):
-            raise FileNotFoundError(f'checkpoint "{filename}" does not exist; check load_from '
-                                    '/ --resume / the CHECKPOINT argument.')
-        checkpoint = _load_checkpoint(filename, map_location=map_location)
+        checkpoint = read_checkpoint(filename, map_location=map_location)
         self._loaded_meta = checkpoint.get('meta', {}) if isinstance(checkpoint, dict) else {}
         if getattr(self, '_resuming', False):
             self._check_world_size(filename)
@@ -216,7 +262,9 @@ class ContinualRunner(Runner):
         for pattern, repl in revise_keys:
             state = OrderedDict((re.sub(pattern, repl, k), v) for k, v in state.items())
         state = self._fit_state_dict(model, state, filename)
-        _load_checkpoint_to_model(model, dict(state_dict=state), strict, revise_keys=[])
+        if getattr(self, '_resuming', False):
+            self._check_method_state(model, state, filename)
+        model.load_state_dict(state, strict=False)  # keys were checked by _fit_state_dict
         self._has_loaded = True
         self.logger.info(f'Load checkpoint from {filename}')
         return checkpoint
@@ -234,14 +282,24 @@ class ContinualRunner(Runner):
                 'with load_from.')
 
     def _fit_state_dict(self, model, state: OrderedDict, filename: str) -> OrderedDict:
-        """Add a missing ``model.`` prefix, drop method state for weights-only loads, and
-        raise :class:`IncompatibleCheckpointError` on shape mismatches."""
+        """Fit a checkpoint's state dict to the model, or refuse it.
+
+        Adds a missing ``model.`` prefix (a bare task-model checkpoint), applies
+        ``load_cfg.prefix_map``, drops the method state for weights-only loads and the
+        buffer for evaluation, then raises :class:`IncompatibleCheckpointError` on
+        missing, unexpected or differently shaped tensors (missing and unexpected keys are
+        allowed, and logged, with ``load_cfg=dict(strict=False)``)."""
+        load_cfg = dict(self.cfg.get('load_cfg') or {})
+        for old, new in (load_cfg.get('prefix_map') or {}).items():
+            state = OrderedDict((new + k[len(old):] if k.startswith(old) else k, v)
+                                for k, v in state.items())
         own = model.state_dict()
         if not any(k in own for k in state) and any('model.' + k in own for k in state):
             state = OrderedDict(('model.' + k, v) for k, v in state.items())
         if self._weights_only_load:
             state = OrderedDict((k, v) for k, v in state.items()
                                 if not k.endswith('_extra_state'))
+            own = OrderedDict((k, v) for k, v in own.items() if not k.endswith('_extra_state'))
         elif getattr(self, '_testing', False) and isinstance(state.get('_extra_state'), dict):
             state = OrderedDict(state)
             state['_extra_state'] = {k: v for k, v in state['_extra_state'].items()
@@ -260,4 +318,39 @@ class ContinualRunner(Runner):
                     'in the model built from the config. Use the config the checkpoint was '
                     'trained with (e.g. the same num_classes), or load only matching parts '
                     "with init_cfg=dict(type='Pretrained', prefix=...).")
+        # a missing method state (a weights-only file) or BatchNorm step counter is no
+        # mismatch: the method starts fresh, the counters at 0
+        missing = [k for k in own if k not in state
+                   and not k.endswith(('_extra_state', 'num_batches_tracked'))]
+        unexpected = [k for k in state if k not in own]
+        if missing or unexpected:
+            what = '; '.join(
+                f'{len(keys)} {name} ({", ".join(keys[:3])}{", ..." if len(keys) > 3 else ""})'
+                for name, keys in (('missing from the checkpoint', missing),
+                                   ('not in the model', unexpected)) if keys)
+            if load_cfg.get('strict', True):
+                raise IncompatibleCheckpointError(
+                    f'"{filename}" does not fit this config: tensors {what}. Use the config '
+                    'the checkpoint was trained with (e.g. the same backbone depth), or load '
+                    'it partially on purpose with load_cfg=dict(strict=False) (and '
+                    "prefix_map={'old.': 'new.'} to rename keys).")
+            self.logger.warning(f'partial load of "{filename}" (load_cfg.strict=False): {what}')
         return state
+
+    def _check_method_state(self, model, state: OrderedDict, filename: str) -> None:
+        """A resume continues the method that wrote the checkpoint, with its state."""
+        extra = state.get('_extra_state')
+        if not isinstance(extra, dict):
+            return
+        written_by = extra.get('method')
+        if written_by is not None and written_by != type(model).__name__:
+            raise IncompatibleCheckpointError(
+                f'"{filename}" was written by method {written_by} but the config builds '
+                f'{type(model).__name__}: a resume continues the same method with its state '
+                '(buffer, teacher, importances). Resume with the config it was trained with, '
+                'or start a new run from its weights with load_from.')
+        if getattr(model, 'buffer', None) is not None and 'buffer' not in extra:
+            raise IncompatibleCheckpointError(
+                f'"{filename}" holds no replay buffer but {type(model).__name__} of this '
+                'config has one: resuming would continue with an empty buffer. Resume with '
+                'the config it was trained with, or use load_from for the weights only.')

@@ -80,23 +80,22 @@ def set_rng_state(state: dict) -> None:
 
 
 def atomic_write(path: str, write, mode: str = 'w') -> None:
-    """Write a file through a temporary in the same folder and an atomic rename.
+    """Write a file through a unique temporary in the same folder, fsync and an atomic
+    rename (:func:`clbox.engine.checkpoint_io.atomic_replace`): readers see the old file
+    or the whole new one, and a full disk raises a ``DiskFullError`` naming the path.
 
     Args:
         path (str): Destination.
         write (callable): ``write(file_object)`` does the writing.
         mode (str): 'w' or 'wb'. Defaults to 'w'.
     """
-    folder = osp.dirname(osp.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix='.' + osp.basename(path), suffix='.tmp', dir=folder)
-    try:
-        with os.fdopen(fd, mode) as f:
+    from .checkpoint_io import atomic_replace
+
+    def _write(tmp):
+        with open(tmp, mode) as f:
             write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+
+    atomic_replace(path, _write)
 
 
 def dump_json(obj: Any, path: str) -> None:
@@ -123,3 +122,28 @@ def check_writable(folder: str) -> None:
         raise PermissionError(
             f'work_dir "{folder}" is not writable ({e.strerror}). Pass a writable folder with '
             '--work-dir (or work_dir in the config); nothing was started.') from None
+
+
+class reported:
+    """Context manager for end-of-experience work that must not stop training (plots,
+    results files, loggers): a failure is logged as one error line naming what failed,
+    and training goes on (the experience is already checkpointed).
+
+    Args:
+        runner: The runner (its logger reports).
+        what (str): What is being done, e.g. ``'write results.json'``.
+    """
+
+    def __init__(self, runner, what: str):
+        self.runner, self.what = runner, what
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, tb):
+        if kind is None or not issubclass(kind, Exception):
+            return False
+        self.runner.logger.error(
+            f'could not {self.what}: {kind.__name__}: {error}. The experience is trained '
+            'and checkpointed; training goes on.')
+        return True

@@ -28,7 +28,7 @@ def plot_accuracy_matrix(matrix: Sequence[Sequence[float]], path: str,
     ax.set_title(title, fontsize=9)
     fig.colorbar(im, ax=ax, fraction=0.046)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    _save(fig, path)
     plt.close(fig)
 
 
@@ -60,7 +60,7 @@ def plot_accuracy_curve(matrix: Sequence[Sequence[float]], path: str,
     ax.legend(fontsize=7, ncol=2)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    _save(fig, path)
     plt.close(fig)
 
 
@@ -73,7 +73,9 @@ def plot_confusion_matrix(confusion: Sequence[Sequence[int]], path: str,
     n = C.shape[0]
     fig, ax = plt.subplots(figsize=(2 + 0.35 * n, 2 + 0.35 * n))
     ax.imshow(norm, vmin=0, vmax=1, cmap='Blues')
-    ticks = classes if classes is not None else [str(i) for i in range(n)]
+    names = list(classes or [])
+    # a head may have more outputs than the scenario has class names: number the rest
+    ticks = [str(names[i]) if i < len(names) else str(i) for i in range(n)]
     ax.set_xticks(range(n))
     ax.set_xticklabels(ticks, rotation=90, fontsize=6)
     ax.set_yticks(range(n))
@@ -81,5 +83,11 @@ def plot_confusion_matrix(confusion: Sequence[Sequence[int]], path: str,
     ax.set_xlabel('predicted')
     ax.set_ylabel('true')
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    _save(fig, path)
     plt.close(fig)
+
+
+def _save(fig, path: str) -> None:
+    """Write a PNG atomically (a reader sees the old image or the new one)."""
+    from clbox.engine.checkpoint_io import atomic_replace
+    atomic_replace(path, lambda tmp: fig.savefig(tmp, dpi=100, format='png'))

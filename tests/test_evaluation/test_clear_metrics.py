@@ -66,7 +66,10 @@ def test_clear_hook_logs_writes_json_and_confusion_images(tmp_path):
     runner = _runner(tmp_path, R[:2])
     result = dict(row=R[1], metrics=dict(top1=60.0),
                   details=dict(confusion_matrix=[[3, 1], [0, 4]]))
-    CLEARMetricsHook().after_experience(runner, runner.scenario.train_stream[1], result)
+    hook = CLEARMetricsHook()
+    hook.after_experience_eval(runner, runner.scenario.train_stream[1], result)  # metrics
+    assert not (tmp_path / 'clear_metrics.json').exists()  # no file before the checkpoint
+    hook.after_experience(runner, runner.scenario.train_stream[1], result)  # files
     assert result['metrics']['clear/backward_transfer'] == 45.0
     assert result['metrics']['top1'] == 60.0
     step, logged = runner.visualizer.scalars[0]
@@ -85,6 +88,7 @@ def test_resource_hook_measures_each_experience(tmp_path):
     hook.before_experience(runner, experience=exp)
     sum(i * i for i in range(200000))  # some CPU work
     result = dict(metrics={})
+    hook.after_experience_eval(runner, exp, result)
     hook.after_experience(runner, exp, result)
     (tmp_path / 'experience_0.pth').write_bytes(b'x' * 3 * 2 ** 20)  # the checkpoint
     hook.after_train(runner)

@@ -13,9 +13,11 @@ class ExperienceCheckpointHook(Hook):
     """Save ``experience_{i}.pth`` after every experience and, with ``interval > 0``,
     ``experience_{i}_epoch_{e}.pth`` every ``interval`` epochs inside an experience.
 
-    Each save is atomic (the runner writes a temporary file and renames it) and then
-    ``last_checkpoint`` is updated atomically, so an interrupted save never replaces a good
-    checkpoint and ``--resume`` always finds a complete one.
+    Each save is atomic (the runner writes a unique temporary file, fsyncs and renames it)
+    and then ``last_checkpoint`` is updated atomically, so an interrupted save never
+    replaces a good checkpoint and ``--resume`` always finds a complete one. The save at
+    an experience's end runs in the loop's ``after_experience_eval`` stage, last (after
+    the hooks that add metrics), and before every ``after_experience`` hook.
 
     Args:
         interval (int): Epochs between saves inside an experience; <= 0 saves only at
@@ -41,7 +43,9 @@ class ExperienceCheckpointHook(Hook):
             exp = loop.current_experience
             self._save(runner, f'experience_{exp.index}_epoch_{done}.pth')
 
-    def after_experience(self, runner, experience, result=None) -> None:
+    def after_experience_eval(self, runner, experience, result=None) -> None:
+        """Save the finished experience before any ``after_experience`` work (results,
+        plots, loggers), so a failure there never loses it."""
         self._save(runner, f'experience_{experience.index}.pth')
 
     def _save(self, runner, filename: str) -> None:

@@ -10,7 +10,7 @@ from mmengine.hooks import Hook
 
 from clbox.dist import is_main
 from clbox.registry import HOOKS
-from ..utils import dump_json
+from ..utils import dump_json, reported
 
 
 def folder_bytes(folder: str) -> int:
@@ -83,9 +83,7 @@ class ResourceMonitorHook(Hook):
         record['disk_written_mb'] = written
         runner.visualizer.add_scalars({'resources/disk_written_mb': written},
                                       step=record['experience'] + 1)
-        if is_main():
-            dump_json(dict(experiences=self.records),
-                      osp.join(runner.work_dir, 'resources.json'))
+        self._dump(runner)
         self._pending_disk = None
 
     def _cpu_seconds(self) -> float:
@@ -93,7 +91,9 @@ class ResourceMonitorHook(Hook):
         return t.user + t.system + getattr(t, 'children_user', 0) + \
             getattr(t, 'children_system', 0)
 
-    def after_experience(self, runner, experience, result=None) -> None:
+    def after_experience_eval(self, runner, experience, result=None) -> None:
+        """Measure the experience (training and evaluation) into the result, before the
+        checkpoint saves it; the file is written in :meth:`after_experience`."""
         if self._start is None:  # resumed after before_experience ran in another process
             return
         import psutil
@@ -117,7 +117,13 @@ class ResourceMonitorHook(Hook):
         self.records.append(record)
         if self.measure_disk:
             self._pending_disk = (record, self._start['disk'])
-        if is_main():
-            dump_json(dict(experiences=self.records),
-                      osp.join(runner.work_dir, 'resources.json'))
         self._start = None
+
+    def after_experience(self, runner, experience, result=None) -> None:
+        self._dump(runner)
+
+    def _dump(self, runner) -> None:
+        if is_main():
+            with reported(runner, 'write resources.json'):
+                dump_json(dict(experiences=self.records),
+                          osp.join(runner.work_dir, 'resources.json'))

@@ -9,7 +9,7 @@ from clbox.evaluation.continual import summarize
 from clbox.registry import HOOKS
 from clbox.visualization.plots import (plot_accuracy_curve, plot_accuracy_matrix,
                                        plot_confusion_matrix)
-from ..utils import dump_json
+from ..utils import dump_json, reported
 
 
 @HOOKS.register_module()
@@ -59,11 +59,20 @@ class ContinualResultsHook(Hook):
         )
         if not is_main():  # rank 0 writes; the others computed the same numbers
             return
-        dump_json(out, osp.join(runner.work_dir, 'results.json'))
-        if self.plots:
-            plot_accuracy_matrix(loop.matrix, osp.join(runner.work_dir, 'accuracy_matrix.png'))
-            plot_accuracy_curve(loop.matrix, osp.join(runner.work_dir, 'accuracy_curve.png'))
-            confusion = (result or {}).get('details', {}).get('confusion_matrix')
-            if confusion:
-                plot_confusion_matrix(confusion,
-                                      osp.join(runner.work_dir, 'confusion_matrix.png'))
+        with reported(runner, 'write results.json'):
+            dump_json(out, osp.join(runner.work_dir, 'results.json'))
+        if not self.plots:
+            return
+        classes = getattr(runner.scenario, 'class_names', None)
+        confusion = (result or {}).get('details', {}).get('confusion_matrix')
+        for name, plot, args in (
+                ('accuracy_matrix.png', plot_accuracy_matrix, (loop.matrix, )),
+                ('accuracy_curve.png', plot_accuracy_curve, (loop.matrix, )),
+                ('confusion_matrix.png', plot_confusion_matrix, (confusion, ))):
+            if args[0]:
+                path = osp.join(runner.work_dir, name)
+                with reported(runner, f'draw {path}'):
+                    if plot is plot_confusion_matrix:
+                        plot(*args, path, classes=list(classes) if classes else None)
+                    else:
+                        plot(*args, path)

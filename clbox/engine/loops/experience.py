@@ -22,7 +22,11 @@ class ExperienceBasedTrainLoop(BaseLoop):
     fresh optimizer and schedulers (if ``reset_optimizer``), ``max_epochs`` epochs of
     ``train_step``, the method's ``after_experience`` and ``observe`` pass, evaluation on
     the whole test stream (one row of the accuracy matrix), then the ``after_experience``
-    hooks (checkpoint, results, logging). The steps are small methods to override.
+    hooks. The end of an experience has two hook stages: ``after_experience_eval`` (hooks
+    add to the result's metrics, no files; the checkpoint hook saves last, so the
+    checkpoint holds the experience whole) and ``after_experience`` (results, plots,
+    loggers: whatever fails there, the experience is already saved). The steps are small
+    methods to override.
 
     Args:
         runner (ContinualRunner): The runner.
@@ -205,13 +209,16 @@ class ExperienceBasedTrainLoop(BaseLoop):
                 algorithm.observe(data_batch)
 
     def record(self, experience: Experience) -> None:
-        """Evaluate the test stream (a matrix row), advance, call ``after_experience``."""
+        """Evaluate the test stream (a matrix row), advance, then the two end-of-experience
+        hook stages: ``after_experience_eval`` (metrics, then the checkpoint) and
+        ``after_experience`` (results, plots, loggers)."""
         result = self.evaluate()
         self.matrix.append(result['row'])
         self.history.append(dict(experience=experience.index, metrics=result['metrics'],
                                  details=result.get('details', {})))
         self._experience_pos += 1
         self._epoch_in_exp = 0
+        self.runner.call_hook('after_experience_eval', experience=experience, result=result)
         self.runner.call_hook('after_experience', experience=experience, result=result)
 
     # -------------------------------------------------------------- helpers
