@@ -177,16 +177,20 @@ def read_json(*parts) -> dict:
         return json.load(f)
 
 
-def _rank_main(rank, world_size, store, queue, fn, args):
+def _rank_main(rank, world_size, port, queue, fn, args):
+    os.environ['GLOO_SOCKET_IFNAME'] = 'lo'  # loopback only, whatever the hostname says
     import torch
     import torch.distributed as dist
     torch.set_num_threads(1)
     try:
         import clbox
         clbox.init_scope()
-        dist.init_process_group('gloo', init_method=f'file://{store}', rank=rank,
+        dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
                                 world_size=world_size)
-        queue.put((rank, fn(rank, world_size, *args), None))
+        # plain pickle bytes: the queue's own pickler would share tensors through file
+        # descriptors that vanish when this process exits before the parent reads them
+        import pickle
+        queue.put((rank, pickle.dumps(fn(rank, world_size, *args)), None))
     except BaseException:  # report, never hang the parent
         import traceback
         queue.put((rank, None, traceback.format_exc()))
@@ -195,34 +199,48 @@ def _rank_main(rank, world_size, store, queue, fn, args):
             dist.destroy_process_group()
 
 
-def run_in_ranks(fn, *args, world_size: int = 2, timeout: float = 180):
+def run_in_ranks(fn, *args, world_size: int = 2, timeout: float = 120):
     """Run ``fn(rank, world_size, *args)`` in ``world_size`` fresh (spawned) processes
-    joined by a gloo process group; returns their return values in rank order.
+    joined by a gloo process group on the loopback; returns their return values in rank
+    order.
 
     ``fn`` must be a module-level function of a test module, and its arguments and
-    results must pickle. Spawned, not forked: pytest-xdist workers run threads.
+    results must pickle. Spawned, not forked: pytest-xdist workers run threads. A process
+    that dies without reporting fails the call at once with its exit code.
     """
     import multiprocessing as mp
-    import tempfile
+    import queue as queue_module
+    import time
     ctx = mp.get_context('spawn')
-    queue = ctx.Queue()
-    store = tempfile.mktemp(prefix='clbox-gloo-')
-    procs = [ctx.Process(target=_rank_main, args=(r, world_size, store, queue, fn, args))
+    results_queue = ctx.Queue()
+    port = free_port()
+    procs = [ctx.Process(target=_rank_main,
+                         args=(r, world_size, port, results_queue, fn, args))
              for r in range(world_size)]
     for p in procs:
         p.start()
-    results = {}
+    results, deadline = {}, time.monotonic() + timeout
     try:
-        for _ in range(world_size):
-            rank, value, error = queue.get(timeout=timeout)
+        while len(results) < world_size:
+            try:
+                rank, value, error = results_queue.get(timeout=1.0)
+            except queue_module.Empty:
+                dead = [(r, p.exitcode) for r, p in enumerate(procs)
+                        if r not in results and p.exitcode is not None]
+                if dead:
+                    raise AssertionError(f'rank {dead[0][0]} died with exit code '
+                                         f'{dead[0][1]} without reporting') from None
+                if time.monotonic() > deadline:
+                    raise AssertionError(f'ranks {sorted(set(range(world_size)) - set(results))} '
+                                         f'did not finish in {timeout} s') from None
+                continue
             if error:
                 raise AssertionError(f'rank {rank} failed:\n{error}')
-            results[rank] = value
+            import pickle
+            results[rank] = pickle.loads(value)
     finally:
         for p in procs:
             p.join(timeout=30)
             if p.is_alive():
                 p.kill()
-        if os.path.exists(store):
-            os.remove(store)
     return [results[r] for r in range(world_size)]

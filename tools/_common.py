@@ -9,7 +9,6 @@ os.environ.setdefault('WANDB_MODE', 'offline')  # never block on W&B network acc
 
 import clbox  # noqa: E402  (applies clbox.compat before mmseg can be imported)
 from mmengine.config import Config, DictAction  # noqa: E402,F401
-from mmengine.runner import Runner  # noqa: E402
 
 
 def load_config(path: str, cfg_options=None, work_dir=None) -> Config:
@@ -30,8 +29,9 @@ def load_config(path: str, cfg_options=None, work_dir=None) -> Config:
 
 def build_runner(cfg: Config):
     """The config's ``runner_type`` (ContinualRunner) or mmengine's Runner."""
-    clbox.init_scope()
+    clbox.init_scope()  # torch, mmengine's runner and the rest load from here on
     if 'runner_type' in cfg:
         from clbox.registry import RUNNERS
         return RUNNERS.build(cfg)
+    from mmengine.runner import Runner
     return Runner.from_cfg(cfg)

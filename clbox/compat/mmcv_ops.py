@@ -6,19 +6,18 @@ load, so ``import mmcv.ops`` fails and with it four mmseg modules that import
 functions and raises ``ModuleNotFoundError`` for every other op, which is what mmseg's own
 guarded imports (``try: from mmcv.ops import X except ModuleNotFoundError``) expect.
 """
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import sys
 import types
 from typing import Optional
-
-import torch
-import torch.nn.functional as F
 
 #: Ops the fallback implements.
 PROVIDED_OPS = ('point_sample', 'sigmoid_focal_loss')
 
 
-def point_sample(input: torch.Tensor, points: torch.Tensor,
-                 align_corners: bool = False, **kwargs) -> torch.Tensor:
+def point_sample(input, points, align_corners: bool = False, **kwargs):
     """Sample ``input`` at ``points`` given in [0, 1] coordinates (bilinear).
 
     Args:
@@ -30,6 +29,7 @@ def point_sample(input: torch.Tensor, points: torch.Tensor,
     Returns:
         Tensor: (N, C, P) or (N, C, Hp, Wp) sampled features.
     """
+    import torch.nn.functional as F
     add_dim = points.dim() == 3
     if add_dim:
         points = points.unsqueeze(2)
@@ -37,9 +37,8 @@ def point_sample(input: torch.Tensor, points: torch.Tensor,
     return output.squeeze(3) if add_dim else output
 
 
-def sigmoid_focal_loss(input: torch.Tensor, target: torch.Tensor, gamma: float = 2.0,
-                       alpha: float = 0.25, weight: Optional[torch.Tensor] = None,
-                       reduction: str = 'mean') -> torch.Tensor:
+def sigmoid_focal_loss(input, target, gamma: float = 2.0, alpha: float = 0.25,
+                       weight=None, reduction: str = 'mean'):
     """Sigmoid focal loss (Lin et al., 2017) with mmcv's signature and conventions.
 
     Args:
@@ -54,6 +53,7 @@ def sigmoid_focal_loss(input: torch.Tensor, target: torch.Tensor, gamma: float =
     Returns:
         Tensor: The loss, reduced as asked.
     """
+    import torch.nn.functional as F
     num_classes = input.size(1)
     one_hot = F.one_hot(target.long().clamp(max=num_classes), num_classes + 1)
     one_hot = one_hot[:, :num_classes].to(input.dtype)
@@ -87,31 +87,49 @@ class _FallbackOps(types.ModuleType):
 
 
 def _compiled_ops_available() -> bool:
+    """Whether mmcv's compiled extension exists (looked up, not imported)."""
     try:
-        import mmcv.ops  # noqa: F401
-        return True
-    except ImportError:
-        for key in [k for k in sys.modules if k == 'mmcv.ops' or k.startswith('mmcv.ops.')]:
-            del sys.modules[key]
+        return importlib.util.find_spec('mmcv._ext') is not None
+    except (ImportError, ValueError):
         return False
 
 
-def install_mmcv_ops_fallback() -> bool:
-    """Put the stand-in at ``mmcv.ops`` if the compiled ops cannot be imported.
-
-    Returns:
-        bool: True if the fallback is (now) installed, False if real ops are available.
-    """
-    current = sys.modules.get('mmcv.ops')
-    if isinstance(current, _FallbackOps):
-        return True
-    if _compiled_ops_available():
-        return False
-    import mmcv
+def _fallback_module() -> _FallbackOps:
     module = _FallbackOps('mmcv.ops', __doc__)
     module.point_sample = point_sample
     module.sigmoid_focal_loss = sigmoid_focal_loss
     module.__all__ = list(PROVIDED_OPS)
-    sys.modules['mmcv.ops'] = module
-    mmcv.ops = module
-    return True
+    return module
+
+
+class _FallbackLoader(importlib.abc.Loader):
+    def create_module(self, spec):
+        return _fallback_module()
+
+    def exec_module(self, module):
+        import mmcv
+        mmcv.ops = module
+
+
+class _MmcvOpsFinder(importlib.abc.MetaPathFinder):
+    """Answers ``import mmcv.ops`` with the stand-in when the compiled ops are missing;
+    consulted only when something imports ``mmcv.ops`` (so ``import clbox`` stays light:
+    no torch, no mmcv)."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != 'mmcv.ops' or _compiled_ops_available():
+            return None
+        return importlib.machinery.ModuleSpec('mmcv.ops', _FallbackLoader())
+
+
+def install_mmcv_ops_fallback() -> None:
+    """Make ``import mmcv.ops`` give the stand-in whenever the compiled ops are missing
+    (a meta-path finder, installed once; nothing is imported now)."""
+    current = sys.modules.get('mmcv.ops')
+    if current is not None and not isinstance(current, _FallbackOps) \
+            and not _compiled_ops_available():
+        # a failed import may have left a half-initialised real mmcv.ops behind
+        for key in [k for k in sys.modules if k == 'mmcv.ops' or k.startswith('mmcv.ops.')]:
+            del sys.modules[key]
+    if not any(isinstance(f, _MmcvOpsFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _MmcvOpsFinder())

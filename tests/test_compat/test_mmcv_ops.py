@@ -38,3 +38,16 @@ def test_sigmoid_focal_loss_by_hand():
                 F.binary_cross_entropy_with_logits(logits, t, reduction='none')).sum() / 2
     assert sigmoid_focal_loss(logits, target, gamma, alpha).item() == pytest.approx(
         expected.item())
+
+
+def test_import_clbox_is_light():
+    """``import clbox`` installs the shims without importing torch, mmcv or sklearn; the
+    fallback and the safe globals arrive with the first import of mmcv.ops / torch."""
+    import subprocess
+    import sys
+    code = ('import sys, clbox; heavy = [m for m in ("torch", "mmcv", "sklearn", "mmseg") '
+            'if m in sys.modules]; assert not heavy, heavy; '
+            'import torch; from mmengine.logging import HistoryBuffer; '
+            'assert HistoryBuffer in torch.serialization.get_safe_globals(); '
+            'from mmcv.ops import point_sample, sigmoid_focal_loss')
+    subprocess.run([sys.executable, '-c', code], check=True)

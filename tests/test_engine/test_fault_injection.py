@@ -66,9 +66,9 @@ def config_text(name: str, core50: str, kill: str = '') -> str:
 
 def iterations(work_dir) -> int:
     """Training iterations of a finished run (from its last checkpoint's loop state)."""
-    import torch
-    ckpt = torch.load(osp.join(str(work_dir), open(osp.join(
-        str(work_dir), 'last_checkpoint')).read().strip()))
+    from clbox.engine.checkpoint_io import read_checkpoint
+    with open(osp.join(str(work_dir), 'last_checkpoint')) as f:
+        ckpt = read_checkpoint(f.read().strip())
     return int(ckpt['meta']['clbox']['iter'])
 
 

@@ -267,3 +267,16 @@ def test_written_files_have_the_usual_mode(tmp_path):
                  'accuracy_matrix.png'):
         mode = stat.S_IMODE(os.stat(tmp_path / name).st_mode)
         assert mode == 0o666 & ~mask, (name, oct(mode))
+
+
+def test_plots_per_experience_on_request(tmp_path, monkeypatch):
+    import clbox.engine.hooks.results as results_hook
+    calls = []
+    monkeypatch.setattr(results_hook, 'plot_accuracy_curve',
+                        lambda matrix, path: calls.append(len(matrix)))
+    cfg = tiny_cfg(tmp_path, num_experiences=2,
+                   custom_hooks=[dict(type='ContinualResultsHook', plots='experience')])
+    build_runner(cfg).train()
+    assert calls == [1, 2]  # redrawn after each experience (the default: once, [2])
+    with pytest.raises(ValueError, match="plots must be 'end', 'experience' or False"):
+        results_hook.ContinualResultsHook(plots='sometimes')

@@ -51,3 +51,22 @@ def test_digits_is_embedded_and_split_is_seeded():
     assert train.get_data_info(0)['img'].dtype == np.uint8
     assert train.get_data_info(0)['img'].max() <= 255
     assert np.array_equal(Digits(split='test', seed=0).get_gt_labels(), test.get_gt_labels())
+
+
+def test_digits_read_without_scikit_learn_equal_its_loader():
+    from sklearn.datasets import load_digits
+
+    from clbox.scenarios.embedded import load_digits_array
+    pixels, labels = load_digits_array()
+    reference = load_digits()
+    assert np.array_equal(pixels, reference.images)
+    assert np.array_equal(labels, reference.target)
+
+
+def test_digits_upscale_is_nearest_neighbour():
+    small, big = Digits(split='test'), Digits(split='test', upscale=4)
+    a, b = small.get_data_info(3)['img'], big.get_data_info(3)['img']
+    assert b.shape[:2] == (32, 32)
+    assert np.array_equal(b[::4, ::4], a) and np.array_equal(b[3::4, 3::4], a)
+    with pytest.raises(ValueError, match='upscale'):
+        Digits(upscale=0)
