@@ -243,3 +243,58 @@ def test_more_processes_than_gpus_is_refused(monkeypatch):
     monkeypatch.setenv('LOCAL_RANK', '1')
     with pytest.raises(RuntimeError, match=r'local rank 1 has no GPU.*1 GPU\(s\).*NPROC'):
         init_distributed('pytorch')
+
+
+AR1 = osp.join(ROOT, 'configs/ar1/ar1star_mobilenetv1-tiny_nicv2-391_core50.py')
+
+
+def test_ar1_counts_every_ranks_memory(tmp_path):
+    """AR1*'s CWR* consolidation weighs each class by its count in the experience plus
+    the latent memory: with 2 ranks that is the memory of both ranks (reduced), and the
+    2 ranks keep 8 + 8 of the 16 slots."""
+    from fixtures.core50 import make_core50
+
+    from clbox.registry import SCENARIOS
+    core50 = str(tmp_path / 'core50')
+    make_core50(core50, frames=4, size=32)
+    cfg = write_config(tmp_path / 'two', 'cfg.py', f'''
+    _base_ = [{AR1!r}]
+    custom_imports = dict(imports=['_dist_test_hooks'], allow_failed_imports=False)
+    scenario = dict(data_root={core50!r})
+    default_hooks = dict(logger=dict(interval=1000))
+    ''')
+    dist_train(cfg, 2, '--work-dir', str(tmp_path / 'two'))
+    scenario = SCENARIOS.build(dict(type='CORe50', data_root=core50, num_batches=3))
+    state = torch.load(tmp_path / 'two' / 'experience_2.pth')['state_dict']['_extra_state']
+    ranks = state['buffer']['ranks']
+    assert [r['filled'].numel() for r in ranks] == [8, 8]
+    memory = sum(int(r['filled'].sum()) for r in ranks)
+    assert memory > int(ranks[0]['filled'].sum())  # both ranks hold samples
+    assert int(state['cur_counts'].sum()) == len(scenario.train_stream[2]) + memory
+    assert writes(tmp_path / 'two', 1) == []
+
+
+ONLINE = osp.join(ROOT, 'configs/er/er-online_resnet18_1xb10-1pass_digits-5exp.py')
+
+
+def test_online_er_on_two_ranks(tmp_path):
+    """The online loop: each rank takes its share of every incoming batch, observes it
+    into its own buffer share, and counts its own updates."""
+    cfg = write_config(tmp_path / 'two', 'cfg.py', f'''
+    _base_ = [{ONLINE!r}]
+    custom_imports = dict(imports=['_dist_test_hooks'], allow_failed_imports=False)
+    model = dict(model=dict(backbone=dict(stem_channels=8, base_channels=8),
+                            head=dict(in_channels=64)))
+    scenario = dict(scenario=dict(num_experiences=2))
+    default_hooks = dict(logger=dict(interval=1000))
+    custom_hooks = [dict(type='ContinualResultsHook'), dict(type='RankRecordHook')]
+    ''')
+    dist_train(cfg, 2, '--work-dir', str(tmp_path / 'two'))
+    assert len(read_json(tmp_path / 'two', 'results.json')['accuracy_matrix']) == 2
+    ranks = torch.load(tmp_path / 'two' / 'experience_1.pth')[
+        'state_dict']['_extra_state']['buffer']['ranks']
+    size = sum(r['filled'].numel() for r in ranks)
+    assert len(ranks) == 2 and size == 200 and all(int(r['filled'].sum()) > 0 for r in ranks)
+    for rank in (0, 1):
+        planned, done = read_json(tmp_path / 'two', f'rank{rank}.json')['iters'][0]
+        assert planned == done
