@@ -61,3 +61,6 @@ optim_wrapper = dict(
     paramwise_cfg=dict(custom_keys={'model.head': dict(lr_mult=10)}))
 param_scheduler = None
 train_cfg = dict(type='ExperienceBasedTrainLoop', max_epochs=4, reset_optimizer=True)
+# 391 experiences, each checkpoint holding the 1,500 latents (~210 MB): keep the newest
+# two only (about 85 GB otherwise).
+default_hooks = dict(checkpoint=dict(max_keep_ckpts=2))

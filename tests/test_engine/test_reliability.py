@@ -280,3 +280,22 @@ def test_plots_per_experience_on_request(tmp_path, monkeypatch):
     assert calls == [1, 2]  # redrawn after each experience (the default: once, [2])
     with pytest.raises(ValueError, match="plots must be 'end', 'experience' or False"):
         results_hook.ContinualResultsHook(plots='sometimes')
+
+
+def test_max_keep_ckpts_keeps_the_newest_and_resume_still_works(tmp_path):
+    common = dict(default_hooks=dict(checkpoint=dict(interval=1, max_keep_ckpts=2)))
+    full = tiny_cfg(tmp_path / 'full', num_experiences=3, epochs=2)
+    build_runner(full).train()
+    cfg = tiny_cfg(tmp_path / 'keep', num_experiences=3, epochs=2, **common)
+    build_runner(cfg).train()
+    kept = sorted(f for f in os.listdir(tmp_path / 'keep') if f.endswith('.pth'))
+    # saves: e0_epoch_1, e0, e1_epoch_1, e1, e2_epoch_1, e2 -> the last two remain
+    assert kept == ['experience_2.pth', 'experience_2_epoch_1.pth']
+    # resume from what is kept reproduces the uninterrupted run
+    os.remove(tmp_path / 'keep' / 'experience_2.pth')
+    with open(tmp_path / 'keep' / 'last_checkpoint', 'w') as f:
+        f.write(str(tmp_path / 'keep' / 'experience_2_epoch_1.pth'))
+    build_runner(tiny_cfg(tmp_path / 'keep', num_experiences=3, epochs=2, resume=True,
+                          **common)).train()
+    assert results(tmp_path / 'keep')['accuracy_matrix'] == \
+        results(tmp_path / 'full')['accuracy_matrix']

@@ -1,5 +1,8 @@
 """Checkpoints after every experience and, if asked, every N epochs."""
+import glob
+import os
 import os.path as osp
+import re
 
 from mmengine.hooks import Hook
 
@@ -24,13 +27,20 @@ class ExperienceCheckpointHook(Hook):
             experience ends. Defaults to -1.
         save_optimizer (bool): Include optimizer state. Defaults to True.
         save_param_scheduler (bool): Include scheduler state. Defaults to True.
+        max_keep_ckpts (int): Keep only the newest N checkpoints of the work dir (by
+            stream position: experience, then epoch), as mmengine's ``CheckpointHook``;
+            older ones are deleted after each successful save, so long streams (391
+            CORe50 experiences) do not fill the disk. ``--step N`` needs
+            ``experience_{N-1}.pth``, which is always among the newest. <= 0 keeps all.
+            Defaults to -1.
     """
 
     priority = 'VERY_LOW'
 
     def __init__(self, interval: int = -1, save_optimizer: bool = True,
-                 save_param_scheduler: bool = True):
+                 save_param_scheduler: bool = True, max_keep_ckpts: int = -1):
         self.interval = interval
+        self.max_keep_ckpts = int(max_keep_ckpts)
         self.save_optimizer = save_optimizer
         self.save_param_scheduler = save_param_scheduler
         self.last_saved = None
@@ -55,4 +65,22 @@ class ExperienceCheckpointHook(Hook):
         path = osp.join(runner.work_dir, filename)
         if is_main():
             atomic_write(osp.join(runner.work_dir, 'last_checkpoint'), lambda f: f.write(path))
+            if self.max_keep_ckpts > 0:
+                for old in stream_checkpoints(runner.work_dir)[:-self.max_keep_ckpts]:
+                    os.remove(old)
         self.last_saved = path
+
+
+_NAME = re.compile(r'experience_(\d+)(?:_epoch_(\d+))?\.pth$')
+
+
+def stream_checkpoints(work_dir: str) -> list:
+    """The work dir's ``experience_{i}[_epoch_{e}].pth`` files, oldest stream position
+    first (an experience's end after its epochs)."""
+    found = []
+    for path in glob.glob(osp.join(glob.escape(work_dir), 'experience_*.pth')):
+        match = _NAME.search(osp.basename(path))
+        if match:
+            epoch = int(match.group(2)) if match.group(2) else float('inf')
+            found.append(((int(match.group(1)), epoch), path))
+    return [path for _, path in sorted(found)]
