@@ -82,6 +82,26 @@ class CLEARImages(BaseDataset):
                           'its metadata entry.') from e
 
 
+def draw_shots(train: Sequence[CLEARRecord], shots: int, seed: int, bucket: str
+               ) -> Tuple[List[CLEARRecord], Dict[int, int]]:
+    """``shots`` seeded training images per class of one bucket (all of a class that has
+    fewer), the k-shot CLEAR rule of ``tools/dataset_converters/clear_fewshot.py``.
+
+    Returns:
+        tuple: The chosen records (in their original order within each class) and
+        ``{label: count}`` of the classes that had fewer than ``shots`` images.
+    """
+    rng = np.random.RandomState([seed, zlib.crc32(f'fewshot-{bucket}'.encode())])
+    chosen, short = [], {}
+    for label in sorted({r.label for r in train}):
+        members = [r for r in train if r.label == label]
+        if len(members) < shots:
+            short[label] = len(members)
+        picks = rng.permutation(len(members))[:shots]
+        chosen += [members[i] for i in sorted(picks)]
+    return chosen, short
+
+
 def iid_split(records: Sequence[CLEARRecord], test_ratio: float, seed: int,
               bucket: str) -> Tuple[List[CLEARRecord], List[CLEARRecord]]:
     """A seeded train:test split of one bucket, stratified by class.
@@ -134,6 +154,11 @@ class CLEAR(BaseScenario):
             (paper Sec. 5).
         split_dir (str, optional): Folder of ``<bucket>/{train,test}.txt`` split lists for
             ``iid``. Defaults to None.
+        shot (int, optional): k-shot ``iid`` (the CLEAR demo's ``shot=5``): ``shot``
+            seeded training images per class and bucket, drawn in memory from the iid
+            training part (:func:`draw_shots`, the same draw as
+            ``tools/dataset_converters/clear_fewshot.py``); the test part stays whole.
+            Defaults to None (all images).
         train_pipeline (list): mm transforms of the training images. Defaults to [].
         test_pipeline (list): mm transforms of the test images. Defaults to [].
         feature_type (str, optional): Name of a pre-extracted feature set; None uses the
@@ -153,13 +178,19 @@ class CLEAR(BaseScenario):
                  train_pipeline: Sequence = (), test_pipeline: Sequence = (),
                  feature_type: Optional[str] = None, feature_root: Optional[str] = None,
                  feature_pipeline: Optional[Sequence] = None,
-                 buckets: Optional[Sequence] = None, verify_files: bool = True):
+                 buckets: Optional[Sequence] = None, verify_files: bool = True,
+                 shot: Optional[int] = None):
         if data_name not in KNOWN_NUM_CLASSES:
             raise ValueError(f"data_name must be one of {sorted(KNOWN_NUM_CLASSES)}, got "
                              f'{data_name!r}.')
         if evaluation_protocol not in PROTOCOLS:
             raise ValueError(f'evaluation_protocol must be one of {PROTOCOLS}, got '
                              f'{evaluation_protocol!r}.')
+        if shot is not None and (evaluation_protocol != 'iid' or int(shot) < 1):
+            raise ValueError(f"CLEAR: shot={shot!r} needs evaluation_protocol='iid' and a "
+                             'positive number of images per class and bucket (the k-shot '
+                             'protocol of the CLEAR demo).')
+        self.shot = None if shot is None else int(shot)
         self.data_name, self.protocol, self.seed = data_name, evaluation_protocol, seed
         self.feature_pipeline = feature_pipeline
         self.index = read_clear(dataset_root, verify_files=verify_files)
@@ -214,6 +245,9 @@ class CLEAR(BaseScenario):
                 continue
             pooled = _dedupe(r for pool in self.index.pools.values() for r in pool.get(b, []))
             pairs.append(iid_split(pooled, test_ratio, self.seed, b))
+        if self.shot is not None:  # k-shot lists drawn here, in memory: nothing is written
+            pairs = [(draw_shots(train, self.shot, self.seed, b)[0], test)
+                     for b, (train, test) in zip(order, pairs)]
         return pairs
 
     def _from_list(self, split_dir: str, bucket: str, split: str) -> List[CLEARRecord]:

@@ -207,3 +207,19 @@ def test_metadata_rebucketing_gives_a_loadable_time_ordered_dataset(mini, tmp_pa
         convert.rebuild(mini, str(tmp_path / 'gps'), 'GPS', num_buckets=2)
     with pytest.raises(ValueError, match='not empty'):
         convert.rebuild(mini, str(tmp_path / 'years'), 'DATE_TAKEN', num_buckets=2)
+
+
+def test_fewshot_form_of_the_demo_draws_the_converters_lists(mini, tmp_path):
+    """scenario=dict(..., evaluation_protocol='iid', shot=k, seed=0) works without files
+    and gives exactly what the converter writes."""
+    fewshot = _tool('dataset_converters/clear_fewshot.py')
+    fewshot.fewshot(mini, str(tmp_path / 'k1'), shots=1, seed=0)
+    from_files = CLEAR(mini, evaluation_protocol='iid', seed=0, split_dir=str(tmp_path / 'k1'))
+    before = sorted(os.listdir(mini))
+    in_memory = CLEAR(mini, evaluation_protocol='iid', seed=0, shot=1)
+    assert sorted(os.listdir(mini)) == before  # nothing written into the data root
+    assert in_memory.bucket_records() == from_files.bucket_records()
+    for exp in in_memory.train_stream:
+        assert sorted(exp.dataset.get_gt_labels().tolist()) == list(range(11))
+    with pytest.raises(ValueError, match="shot=5 needs evaluation_protocol='iid'"):
+        CLEAR(mini, shot=5)

@@ -11,19 +11,19 @@ relative to DATASET_ROOT) and ``fewshot.json``; nothing is written into DATASET_
 
     scenario=dict(type='CLEAR', dataset_root=DATASET_ROOT, evaluation_protocol='iid',
                   seed=0, split_dir=DIR)
+
+or skip the files: ``scenario=dict(..., evaluation_protocol='iid', shot=5, seed=0)`` draws
+the same lists in memory.
 """
 import argparse
 import json
 import os
 import os.path as osp
 import sys
-import zlib
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-import numpy as np  # noqa: E402
-
-from clbox.scenarios.clear import iid_split  # noqa: E402
+from clbox.scenarios.clear import draw_shots, iid_split  # noqa: E402
 from clbox.scenarios.clear_layout import read_clear  # noqa: E402
 
 
@@ -56,15 +56,9 @@ def fewshot(dataset_root: str, out: str, shots: int, seed: int = 0,
     for bucket in index.buckets(train_split):
         pooled = {r.path: r for pool in index.pools.values() for r in pool.get(bucket, [])}
         train, test = iid_split(list(pooled.values()), test_ratio, seed, bucket)
-        rng = np.random.RandomState([seed, zlib.crc32(f'fewshot-{bucket}'.encode())])
-        chosen = []
-        for label in sorted({r.label for r in train}):
-            members = [r for r in train if r.label == label]
-            if len(members) < shots:
-                summary['short_classes'].setdefault(bucket, {})[index.class_names[label]] = \
-                    len(members)
-            picks = rng.permutation(len(members))[:shots]
-            chosen += [members[i] for i in sorted(picks)]
+        chosen, short = draw_shots(train, shots, seed, bucket)
+        for label, count in short.items():
+            summary['short_classes'].setdefault(bucket, {})[index.class_names[label]] = count
         folder = osp.join(out, bucket)
         os.makedirs(folder, exist_ok=True)
         for name, records in (('train', chosen), ('test', test)):
