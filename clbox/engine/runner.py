@@ -1,4 +1,5 @@
 """The continual runner: mmengine's Runner plus a scenario and continual checkpoints."""
+import functools
 import glob
 import os
 import os.path as osp
@@ -19,6 +20,15 @@ from clbox.registry import MODEL_WRAPPERS, RUNNERS, SCENARIOS
 from .checkpoint_io import atomic_replace, read_checkpoint
 from .utils import check_writable, unwrap
 from .workdir import WorkDirLock, archive_previous_run, remove_stale_temporaries
+
+
+@functools.lru_cache(maxsize=None)
+def _buffer_sync_key() -> str:
+    """DDP's switch for the buffer broadcast in forward (renamed in torch 2.14)."""
+    import inspect
+    from torch.nn.parallel import DistributedDataParallel
+    params = inspect.signature(DistributedDataParallel.__init__).parameters
+    return 'forward_sync_buffers' if 'forward_sync_buffers' in params else 'broadcast_buffers'
 
 
 class IncompatibleCheckpointError(ValueError):
@@ -61,7 +71,8 @@ class ContinualRunner(Runner):
                 self._lock = WorkDirLock(work_dir)
                 self._lock.acquire(' '.join(sys.argv))
         self._scenario = scenario
-        self._weights_only_load = False
+        #: What a load is for: 'weights' (train, load_from), 'resume', 'test' or None.
+        self._load_mode: Optional[str] = None
         self._loaded_meta: Optional[dict] = None
         super().__init__(*args, **kwargs)
 
@@ -87,7 +98,7 @@ class ContinualRunner(Runner):
     # ----------------------------------------------------------- processes
     def setup_env(self, env_cfg: dict) -> None:
         """mmengine's set-up, with the process group started by
-        :func:`clbox.engine.dist.init_distributed` (gloo without CUDA)."""
+        :func:`clbox.dist.init_distributed` (gloo without CUDA)."""
         if self.distributed and not is_distributed():
             dist.init_distributed(self.launcher, env_cfg.get('dist_cfg'))
         super().setup_env(env_cfg)
@@ -115,13 +126,8 @@ class ContinualRunner(Runner):
         cfg = dict(self._wrapper_cfg)
         cfg.setdefault('type', 'ContinualDistributedDataParallel')
         if not ({'broadcast_buffers', 'forward_sync_buffers'} & set(cfg)):
-            # no buffer broadcast in forward (running statistics are averaged at epoch
-            # ends); torch >= 2.14 names it forward_sync_buffers
-            import inspect
-            from torch.nn.parallel import DistributedDataParallel
-            key = 'forward_sync_buffers' if 'forward_sync_buffers' in inspect.signature(
-                DistributedDataParallel.__init__).parameters else 'broadcast_buffers'
-            cfg[key] = False
+            # no buffer broadcast in forward (running statistics are averaged at epoch ends)
+            cfg[_buffer_sync_key()] = False
         cfg.setdefault('find_unused_parameters', self.cfg.get('find_unused_parameters',
                                                               False))
         default_args = dict(module=model)
@@ -149,24 +155,22 @@ class ContinualRunner(Runner):
 
     # ------------------------------------------------------------ train/test
     def train(self):
-        self._weights_only_load = not self._resume
-        self._resuming = bool(self._resume)
-        self._training = True
+        self._load_mode = 'resume' if self._resume else 'weights'
         try:
             return super().train()
         finally:
-            self._weights_only_load = self._resuming = self._training = False
+            self._load_mode = None
             self.release_work_dir()
 
     def test(self):
         """Evaluate ``load_from`` on the test stream. The checkpoint's method state is
         loaded (a segmentation method's step and classes), but not its buffer, which
         evaluation does not use (so any number of processes can test any checkpoint)."""
-        self._testing = True
+        self._load_mode = 'test'
         try:
             return super().test()
         finally:
-            self._testing = False
+            self._load_mode = None
             self.release_work_dir()
 
     def release_work_dir(self) -> None:
@@ -183,7 +187,7 @@ class ContinualRunner(Runner):
             for path in remove_stale_temporaries(self.work_dir):
                 self.logger.info(f'removed "{path}", the unfinished write of a process '
                                  'that died')
-        if getattr(self, '_training', False) and not self._resume and dist.is_main():
+        if self._load_mode == 'weights' and dist.is_main():
             moved = archive_previous_run(self.work_dir)
             if moved:
                 self.logger.warning(f'the work dir held the outputs of a previous run: moved '
@@ -254,7 +258,7 @@ class ContinualRunner(Runner):
         """Load a checkpoint into the model after checking that it fits."""
         checkpoint = read_checkpoint(filename, map_location=map_location)
         self._loaded_meta = checkpoint.get('meta', {}) if isinstance(checkpoint, dict) else {}
-        if getattr(self, '_resuming', False):
+        if self._load_mode == 'resume':
             self._check_world_size(filename)
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         model = unwrap(self.model)
@@ -262,7 +266,7 @@ class ContinualRunner(Runner):
         for pattern, repl in revise_keys:
             state = OrderedDict((re.sub(pattern, repl, k), v) for k, v in state.items())
         state = self._fit_state_dict(model, state, filename)
-        if getattr(self, '_resuming', False):
+        if self._load_mode == 'resume':
             self._check_method_state(model, state, filename)
         model.load_state_dict(state, strict=False)  # keys were checked by _fit_state_dict
         self._has_loaded = True
@@ -296,11 +300,11 @@ class ContinualRunner(Runner):
         own = model.state_dict()
         if not any(k in own for k in state) and any('model.' + k in own for k in state):
             state = OrderedDict(('model.' + k, v) for k, v in state.items())
-        if self._weights_only_load:
+        if self._load_mode == 'weights':
             state = OrderedDict((k, v) for k, v in state.items()
                                 if not k.endswith('_extra_state'))
             own = OrderedDict((k, v) for k, v in own.items() if not k.endswith('_extra_state'))
-        elif getattr(self, '_testing', False) and isinstance(state.get('_extra_state'), dict):
+        elif self._load_mode == 'test' and isinstance(state.get('_extra_state'), dict):
             state = OrderedDict(state)
             state['_extra_state'] = {k: v for k, v in state['_extra_state'].items()
                                      if k != 'buffer'}

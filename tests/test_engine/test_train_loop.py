@@ -103,7 +103,7 @@ def test_load_from_loads_weights_only(tmp_path):
     build_runner(tiny_cfg(tmp_path / 'a', er, num_experiences=2)).train()
     ckpt = str(tmp_path / 'a' / 'experience_1.pth')
     runner = build_runner(tiny_cfg(tmp_path / 'b', er, num_experiences=2, load_from=ckpt))
-    runner._weights_only_load = True
+    runner._load_mode = 'weights'  # what train() sets for a load_from
     runner.load_checkpoint(ckpt)
     state = torch.load(ckpt)['state_dict']
     w = runner.model.model.head.fc.weight

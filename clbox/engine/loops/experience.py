@@ -235,26 +235,13 @@ class ExperienceBasedTrainLoop(BaseLoop):
         param schedulers from the config."""
         runner = self.runner
         runner.optim_wrapper = runner.build_optim_wrapper(copy.deepcopy(runner.cfg.optim_wrapper))
-        self.scale_lr(runner.optim_wrapper)
+        runner.param_schedulers = None  # mmengine's scale_lr runs before schedulers exist
+        runner.scale_lr(runner.optim_wrapper, runner.auto_scale_lr)
         self.algorithm.configure_optimizer(runner.optim_wrapper, experience)
         if runner.cfg.get('param_scheduler') is not None:
             runner.param_schedulers = runner.build_param_scheduler(
                 copy.deepcopy(runner.cfg.param_scheduler))
         runner.optim_wrapper.initialize_count_status(runner.model, self._iter, self.max_iters)
-
-    def scale_lr(self, optim_wrapper) -> None:
-        """``auto_scale_lr`` for a rebuilt optimizer, as mmengine does for its one build:
-        ``lr *= world_size * batch_size / base_batch_size``."""
-        cfg = self.runner.auto_scale_lr
-        if not cfg or not cfg.get('enable', False):
-            return
-        real = world()[1] * self.dataloader_cfg.get('batch_size', 1)
-        ratio = real / float(cfg['base_batch_size'])
-        wrappers = list(optim_wrapper.values()) if hasattr(optim_wrapper, 'values') \
-            else [optim_wrapper]
-        for wrapper in wrappers:
-            for group in wrapper.optimizer.param_groups:
-                group['lr'] = group['lr'] * ratio
 
     def evaluate(self) -> dict:
         """Evaluate the whole test stream through the runner's val loop."""
@@ -306,15 +293,8 @@ class ExperienceBasedTrainLoop(BaseLoop):
         self.initial_row = state['initial_row']
         self.images_seen, self.train_time = state['images_seen'], state['train_time']
         self._wall_time = state.get('wall_time', 0.0)
-        rank, world_size = world()
-        saved = state.get('world_size', 1)
-        if saved != world_size:
-            raise ValueError(
-                f'the checkpoint was written by {saved} process(es) and this run has '
-                f'{world_size}: the data order, buffer shares and RNG states are per rank, '
-                f'so resume with {saved} (tools/dist_train.sh CONFIG {saved} --resume), or '
-                'start a new run from its weights with load_from.')
-        self._pending_rng = state['rng_ranks'][rank] if state.get('rng_ranks') \
+        # the runner checked that this run has the checkpoint's number of processes
+        self._pending_rng = state['rng_ranks'][world()[0]] if state.get('rng_ranks') \
             else state['rng']
 
 
