@@ -35,3 +35,13 @@ def build_runner(cfg: Config):
         return RUNNERS.build(cfg)
     from mmengine.runner import Runner
     return Runner.from_cfg(cfg)
+
+
+def close_processes() -> None:
+    """Leave the process group before exiting (a gloo group still open at interpreter
+    exit can abort the process: "terminate called without an active exception")."""
+    from clbox.dist import barrier
+    import torch.distributed as torch_dist
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        barrier()
+        torch_dist.destroy_process_group()

@@ -6,7 +6,7 @@ to ``WORK_DIR/test_results.json``.
 """
 import argparse
 
-from _common import DictAction, build_runner, load_config
+from _common import DictAction, build_runner, close_processes, load_config
 
 
 def parse_args():
@@ -31,6 +31,7 @@ def main():
     for key in ('train_dataloader', 'train_cfg', 'optim_wrapper', 'param_scheduler'):
         cfg[key] = None
     build_runner(cfg).test()
+    close_processes()
 
 
 if __name__ == '__main__':

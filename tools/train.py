@@ -2,7 +2,7 @@
 import argparse
 import os.path as osp
 
-from _common import DictAction, build_runner, load_config
+from _common import DictAction, build_runner, close_processes, load_config
 
 
 def parse_args():
@@ -61,6 +61,7 @@ def main():
     args = parse_args()
     cfg = apply_args(load_config(args.config, args.cfg_options, args.work_dir), args)
     build_runner(cfg).train()
+    close_processes()
 
 
 if __name__ == '__main__':
