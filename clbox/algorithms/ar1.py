@@ -214,7 +214,7 @@ class AR1(ContinualAlgorithm):
             inputs = torch.stack(inputs) if isinstance(inputs, (list, tuple)) else inputs
             self.buffer.add(inputs, self.labels(data['data_samples']), self.experience_index)
             return
-        data = self.data_preprocessor(data, False)
+        data = self.preprocess(data, False)
         modules = self.split.lower_modules()
         modes = [m.training for m in modules]
         for m in modules:

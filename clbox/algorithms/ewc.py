@@ -79,7 +79,7 @@ class EWC(ContinualAlgorithm):
         self.eval()
         batches = 0
         for data in dataloader:
-            data = self.data_preprocessor(data, True)
+            data = self.preprocess(data, True)
             self.zero_grad()
             labels = self.labels(data['data_samples']).to(data['inputs'].device)
             self.classification_loss(self.logits(data['inputs']), labels).backward()

@@ -23,11 +23,21 @@ def unwrap(model):
 
 
 def build_loader(cfg: dict, dataset, seed: int, shuffle: Optional[bool] = None,
-                 batch_size: Optional[int] = None, pad: bool = True) -> DataLoader:
+                 batch_size: Optional[int] = None, pad: bool = True,
+                 persistent: bool = True) -> DataLoader:
     """Build a DataLoader for a built dataset from a ``*_dataloader`` config.
 
     Unlike ``Runner.build_dataloader`` this neither deep-copies the dataset nor draws a
-    sampler seed from the global RNG (which would make a resumed run diverge).
+    sampler seed from the global RNG (which would make a resumed run diverge). In-memory
+    datasets whose pipeline only packs are fetched a whole batch at a time
+    (:mod:`clbox.scenarios.batched`); the others run their pipeline per sample.
+
+    ``batch_fetch=False`` in the config turns the batched fetch off (same values, one
+    sample at a time). Loader defaults (each overridable): ``num_workers='auto'`` is 0 for
+    batch-fetched datasets (worker processes would only add copies) and
+    ``min(4, CPUs per process)`` for the others (images read and augmented per sample);
+    ``persistent_workers`` is on when there are workers and ``persistent``;
+    ``pin_memory='auto'`` is on when CUDA is available.
 
     Args:
         cfg (dict): ``batch_size``, ``num_workers``, ``sampler``, ``collate_fn``, ... The
@@ -39,7 +49,11 @@ def build_loader(cfg: dict, dataset, seed: int, shuffle: Optional[bool] = None,
         pad (bool): Let a distributed sampler repeat samples so every rank gets as many
             (``round_up``); evaluation turns it off to count each sample once.
             Defaults to True.
+        persistent (bool): Default of ``persistent_workers`` when the config does not say.
+            Defaults to True.
     """
+    from clbox.scenarios.batched import (BatchFetchLoader, BatchFetchView, PackedAwareCollate,
+                                         can_fetch_batches)
     cfg = {k: v for k, v in cfg.items() if k != 'dataset'}
     sampler_cfg = dict(cfg.pop('sampler', None) or dict(type='DefaultSampler', shuffle=True))
     if shuffle is not None:
@@ -52,15 +66,43 @@ def build_loader(cfg: dict, dataset, seed: int, shuffle: Optional[bool] = None,
     collate_fn = FUNCTIONS.get(collate_cfg.pop('type'))
     if collate_cfg:
         collate_fn = partial(collate_fn, **collate_cfg)
-    num_workers = cfg.pop('num_workers', 0)
+    batched = bool(cfg.pop('batch_fetch', True)) and can_fetch_batches(dataset)
+    if batched:
+        dataset = BatchFetchView(dataset)
+    num_workers = loader_workers(cfg.pop('num_workers', 'auto'), batched)
+    pin_memory = cfg.pop('pin_memory', 'auto')
+    pin_memory = torch.cuda.is_available() if pin_memory == 'auto' \
+        else bool(pin_memory) and torch.cuda.is_available()
+    persistent_workers = cfg.pop('persistent_workers', persistent) and num_workers > 0
     cfg.pop('batch_sampler', None)
     init_fn = partial(worker_init_fn, num_workers=num_workers, rank=get_rank(), seed=seed) \
         if num_workers > 0 else None
-    return DataLoader(dataset, batch_size=batch_size or cfg.pop('batch_size', 1),
-                      sampler=sampler, num_workers=num_workers, collate_fn=collate_fn,
-                      worker_init_fn=init_fn,
-                      persistent_workers=cfg.pop('persistent_workers', False) and num_workers > 0,
-                      **{k: v for k, v in cfg.items() if k != 'batch_size'})
+    loader_type = BatchFetchLoader if batched else DataLoader
+    return loader_type(dataset, batch_size=batch_size or cfg.pop('batch_size', 1),
+                       sampler=sampler, num_workers=num_workers,
+                       collate_fn=PackedAwareCollate(collate_fn), worker_init_fn=init_fn,
+                       pin_memory=pin_memory, persistent_workers=persistent_workers,
+                       **{k: v for k, v in cfg.items() if k != 'batch_size'})
+
+
+def loader_workers(num_workers, batched: bool) -> int:
+    """Resolve ``num_workers`` (an int, or ``'auto'``: 0 for batch-fetched in-memory data,
+    else up to 4 per process, within this process's share of the CPUs).
+
+    Raises:
+        ValueError: If ``num_workers`` is neither ``'auto'`` nor a non-negative int.
+    """
+    if num_workers == 'auto':
+        if batched:
+            return 0
+        from clbox.dist import world
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') \
+            else (os.cpu_count() or 1)
+        return max(0, min(4, cpus // world()[1] - 1))
+    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+        raise ValueError(f"dataloader num_workers must be 'auto' or an integer >= 0, got "
+                         f'{num_workers!r}.')
+    return num_workers
 
 
 def get_rng_state() -> dict:

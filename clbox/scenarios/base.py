@@ -115,6 +115,30 @@ def subset(dataset: Dataset, indices: Sequence[int]) -> Dataset:
     return Subset(dataset, indices)
 
 
+def with_pipeline(dataset: Dataset, pipeline: Sequence) -> Dataset:
+    """A view of ``dataset`` (same samples, shared storage) whose samples go through
+    ``pipeline`` instead of its own. Works on mmengine datasets and on torch ``Subset`` /
+    ``ConcatDataset`` of them.
+
+    Raises:
+        TypeError: For a dataset without an mm pipeline.
+    """
+    from torch.utils.data import ConcatDataset, Subset
+    from mmengine.dataset import BaseDataset, Compose
+    if isinstance(dataset, BaseDataset):
+        view = copy.copy(dataset)
+        view.pipeline = Compose(list(pipeline))
+        view.__dict__.pop('_index_cache', None)
+        return view
+    if isinstance(dataset, Subset):
+        return Subset(with_pipeline(dataset.dataset, pipeline), dataset.indices)
+    if isinstance(dataset, ConcatDataset):
+        return ConcatDataset([with_pipeline(d, pipeline) for d in dataset.datasets])
+    raise TypeError(f'cannot give {type(dataset).__name__} another pipeline (it is not an '
+                    'mmengine dataset); drop observe_pipeline or wrap the data in an mm '
+                    'dataset.')
+
+
 def check_labels(labels: np.ndarray, num_classes: Optional[int], where: str) -> None:
     """Raise a clear error when a label falls outside ``[0, num_classes)``.
 

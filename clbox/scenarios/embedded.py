@@ -10,9 +10,11 @@ import os.path as osp
 from typing import List, Optional, Sequence
 
 import numpy as np
+import torch
 from mmengine.dataset import BaseDataset
 
 from clbox.registry import DATASETS
+from .batched import LabelBatch, format_inputs, pack_only_input_key
 
 
 class _SharedArray:
@@ -67,7 +69,40 @@ class ArrayDataset(BaseDataset):
 
     def get_gt_labels(self) -> np.ndarray:
         """Labels of every sample, in order."""
-        return np.array([d['gt_label'] for d in self.data_list], dtype=np.int64)
+        return self._index()[1].copy()
+
+    def _index(self):
+        """(array index, label) of every sample as arrays, cached per data list."""
+        cache = self.__dict__.get('_index_cache')
+        if cache is None or cache[0] is not self.data_list:
+            rows = np.array([d['array_idx'] for d in self.data_list], dtype=np.int64)
+            labels = np.array([d['gt_label'] for d in self.data_list], dtype=np.int64)
+            cache = (self.data_list, rows, labels)
+            self.__dict__['_index_cache'] = cache
+        return cache[1], cache[2]
+
+    def fetch_batch(self, indices: Sequence[int]) -> Optional[dict]:
+        """The collated batch of ``indices`` in one fancy-indexing step, or None when the
+        pipeline does more than pack (see :mod:`clbox.scenarios.batched`).
+
+        Same values as ``default_collate([self[i] for i in indices])``: (B, C, H, W)
+        uint8 inputs and a :class:`~clbox.scenarios.batched.LabelBatch`.
+        """
+        if not self._fully_initialized:
+            self.full_init()
+        key = pack_only_input_key(self.pipeline)
+        if key != 'img':
+            return None
+        pack = self.pipeline.transforms[0]
+        idx = np.asarray(indices, dtype=np.int64)
+        rows, labels = self._index()
+        images = self._images.array[rows[idx]]
+        shape = tuple(images.shape[1:3])
+        meta = {k: shape for k in ('img_shape', 'ori_shape') if k in pack.meta_keys}
+        return dict(inputs=format_inputs(images),
+                    data_samples=LabelBatch(
+                        torch.from_numpy(labels[idx]),
+                        idx if 'sample_idx' in pack.meta_keys else None, meta))
 
     @property
     def images(self) -> np.ndarray:

@@ -18,9 +18,11 @@ import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
+import torch
 from mmengine.dataset import BaseDataset
 
 from clbox.registry import DATASETS
+from .batched import LabelBatch, pack_only_input_key
 
 FEATURES_FILE = 'features.f16'
 INDEX_FILE = 'index.json'
@@ -159,6 +161,31 @@ class PrecomputedFeatures(BaseDataset):
     def get_gt_labels(self) -> np.ndarray:
         """Labels of every sample, in order."""
         return np.array([d['gt_label'] for d in self.data_list], dtype=np.int64)
+
+    def fetch_batch(self, indices: Sequence[int]) -> Optional[dict]:
+        """The collated batch of ``indices`` in one read of the feature map (the values
+        of ``default_collate([self[i] for i in indices])``), or None when the pipeline
+        does more than pack ``feat`` (see :mod:`clbox.scenarios.batched`)."""
+        if not self._fully_initialized:
+            self.full_init()
+        if pack_only_input_key(self.pipeline) != 'feat':
+            return None
+        pack = self.pipeline.transforms[0]
+        cache = self.__dict__.get('_batch_cache')
+        if cache is None or cache[0] is not self.data_list:
+            cache = (self.data_list,
+                     np.array([d['row'] for d in self.data_list], dtype=np.int64),
+                     np.array([d['gt_label'] for d in self.data_list], dtype=np.int64))
+            self.__dict__['_batch_cache'] = cache
+        idx = np.asarray(indices, dtype=np.int64)
+        feats = np.asarray(self._features.array[cache[1][idx]], dtype=np.float32)
+        per_sample = {'img_path': [self.data_list[i]['img_path'] for i in idx]} \
+            if 'img_path' in pack.meta_keys else {}
+        return dict(inputs=torch.from_numpy(feats),
+                    data_samples=LabelBatch(
+                        torch.from_numpy(cache[2][idx]),
+                        idx if 'sample_idx' in pack.meta_keys else None,
+                        per_sample=per_sample))
 
 
 class FeatureWriter:

@@ -54,6 +54,10 @@ class _CrashHook(Hook):
 
 @pytest.mark.parametrize('method', [
     dict(type='ER', buffer=dict(type='ReservoirBuffer', size=50)),
+    dict(type='ER', buffer=dict(type='ReservoirBuffer', size=50),
+         observe_pipeline=[dict(type='PackInputs')],
+         replay_augments=[dict(type='BatchRandomCrop', size=8, padding=1),
+                          dict(type='BatchRandomFlip')]),
     dict(type='EWC', ewc_lambda=10.0),
     dict(type='LwF'),
 ])

@@ -6,6 +6,8 @@ import os.path as osp
 import subprocess
 import sys
 
+import torch
+
 from fixtures.clear import make_clear
 from helpers import ROOT
 
@@ -45,3 +47,35 @@ def test_train_resnet50_config_end_to_end(tmp_path):
     with open(csv_files[0]) as f:
         tags = {row['tag'] for row in csv.DictReader(f)}
     assert {'loss', 'clear/next_domain', 'resources/time_s'} <= tags
+
+
+def test_er_config_stores_unaugmented_views_and_replays_new_ones(tmp_path):
+    """configs/clear/er_resnet50_1xb64-70e_clear10.py with its own pipelines (sizes and
+    the backbone shrunk) on the miniature CLEAR-10."""
+    from mmengine.config import Config
+
+    from clbox.engine.utils import unwrap
+    from helpers import build_runner
+    data = str(tmp_path / 'clear10')
+    make_clear(data, num_buckets=2, train_per_class=2, test_per_class=1, size=24)
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/clear/er_resnet50_1xb64-70e_clear10.py'))
+    cfg.merge_from_dict({
+        'work_dir': str(tmp_path / 'work'), 'scenario.dataset_root': data,
+        'train_cfg.max_epochs': 1, 'train_dataloader.batch_size': 11,
+        'train_dataloader.num_workers': 0, 'val_dataloader.num_workers': 0,
+        'scenario.train_pipeline.1.scale': 16, 'scenario.train_pipeline.2.crop_size': 16,
+        'scenario.test_pipeline.1.scale': 16, 'scenario.test_pipeline.2.crop_size': 16,
+        'model.observe_pipeline.1.scale': 20, 'model.observe_pipeline.2.crop_size': 20,
+        'model.replay_augments.0.size': 16,
+        'model.model.backbone.depth': 18, 'model.model.head.in_channels': 512,
+        'log_level': 'WARNING'})
+    runner = build_runner(cfg)
+    runner.train()
+    algorithm = unwrap(runner.model)
+    stored = algorithm.buffer.get_all()['inputs']
+    assert stored.dtype == torch.uint8 and stored.shape[1:] == (3, 20, 20)
+    assert len(stored) == sum(len(e) for e in runner.scenario.train_stream)
+    views = algorithm.preprocess_replay(stored[:8])
+    assert views.shape == (8, 3, 16, 16)
+    assert not torch.equal(views, algorithm.preprocess_replay(stored[:8]))
+    assert len(runner.train_loop.matrix) == 2

@@ -21,10 +21,13 @@ class ProgressBarHook(Hook):
     def __init__(self, force: bool = False):
         self.disable = not (force or sys.stderr.isatty())
         self._train = self._eval = None
+        self._shown_experience = None
 
     def _tqdm(self, **kwargs):
+        if self.disable:  # nothing to draw: no bar object to update per iteration
+            return None
         from tqdm import tqdm
-        return tqdm(disable=self.disable, dynamic_ncols=True, leave=False, **kwargs)
+        return tqdm(dynamic_ncols=True, leave=False, **kwargs)
 
     def before_train(self, runner) -> None:
         loop = runner.train_loop
@@ -33,7 +36,10 @@ class ProgressBarHook(Hook):
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         if self._train is not None:
             exp = runner.train_loop.current_experience
-            self._train.set_postfix_str(f'exp {exp.index if exp else "-"}', refresh=False)
+            index = exp.index if exp else '-'
+            if index != self._shown_experience:  # the postfix changes once per experience
+                self._shown_experience = index
+                self._train.set_postfix_str(f'exp {index}', refresh=False)
             self._train.update(1)
 
     def after_train(self, runner) -> None:

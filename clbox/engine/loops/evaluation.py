@@ -33,7 +33,7 @@ class StreamValLoop(BaseLoop):
         """One loader per test experience (built once)."""
         if self._loaders is None:
             self._loaders = [build_loader(self.dataloader_cfg, exp.dataset, self.runner.seed,
-                                          shuffle=False, pad=False)
+                                          shuffle=False, pad=False, persistent=False)
                              for exp in self.runner.scenario.test_stream]
         return self._loaders
 

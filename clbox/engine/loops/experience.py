@@ -203,8 +203,9 @@ class ExperienceBasedTrainLoop(BaseLoop):
         algorithm = self.algorithm
         algorithm.after_experience(experience, self.dataloader)
         if algorithm.observes:
-            loader = build_loader(self.dataloader_cfg, experience.dataset, self.runner.seed,
-                                  shuffle=False, pad=False)  # each sample once
+            loader = build_loader(self.dataloader_cfg, algorithm.observe_dataset(experience),
+                                  self.runner.seed,
+                                  shuffle=False, pad=False, persistent=False)  # each once
             for data_batch in loader:
                 algorithm.observe(data_batch)
 

@@ -32,7 +32,7 @@ scenario = dict(
 
 # The loops insert each experience's dataset; these are the loader settings.
 train_dataloader = dict(
-    batch_size=64, num_workers=4, persistent_workers=False,
+    batch_size=64, num_workers=4, persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='default_collate'))
 val_dataloader = dict(
