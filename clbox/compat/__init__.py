@@ -1,4 +1,5 @@
-"""Shims for the two known incompatibilities of the verified stack (see DESIGN.md).
+"""Shims for the two known incompatibilities of the verified stack (see DESIGN.md), and
+one mmengine bug (:mod:`clbox.compat.mmengine_dataset`, applied by :mod:`clbox.scenarios`).
 
 Importing :mod:`clbox` applies both, once:
 

@@ -1,4 +1,7 @@
 """Streams of experiences and the datasets they are cut from."""
+from clbox.compat.mmengine_dataset import fix_subset_copy
+
+fix_subset_copy()  # mmengine's get_subset shares one deep-copy memo per process
 from .avalanche import AvalancheExperienceDataset, AvalancheScenario
 from .base import BaseScenario, Experience, build_dataset, dataset_labels, subset
 from .embedded import ArrayDataset, Digits, FashionMNIST, MNIST

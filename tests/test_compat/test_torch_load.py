@@ -63,3 +63,24 @@ def test_getattr_is_limited_to_history_buffer_methods():
     buf.seek(0)
     with pytest.raises(pickle.UnpicklingError, match='only allows HistoryBuffer'):
         torch.load(buf)
+
+
+def test_subsets_do_not_share_a_deep_copy_memo():
+    """mmengine's _copy_without_annotation(memo=dict()) kept one memo per process: stale
+    copies came back for new objects that reused a collected object's id."""
+    import gc
+
+    import numpy as np
+    from mmengine.dataset import BaseDataset
+
+    from clbox.scenarios import ArrayDataset
+    from clbox.scenarios.base import subset
+    assert BaseDataset._copy_without_annotation._clbox_fresh_memo
+    for seed in range(30):
+        data = ArrayDataset(np.full((6, 2, 2), seed, dtype=np.uint8), list(range(6)),
+                            pipeline=[dict(type='PackInputs')])
+        part = subset(data, [1, 2])
+        assert part._images is data._images
+        assert int(part[0]['inputs'].max()) == seed
+        del data, part
+        gc.collect()
