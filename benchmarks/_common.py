@@ -10,6 +10,11 @@ import clbox  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.logging import MMLogger  # noqa: E402
 
+# --device for every benchmark (in a module of its own so that scripts that also import
+# tools/_common.py, a module of the same name, can use it)
+from _device import (add_device_argument, check_device, device_name, speed,  # noqa: E402,F401
+                     sync)
+
 
 def quiet_runner(cfg: Config):
     """A ContinualRunner that logs warnings only, with a unique experiment name."""

@@ -6,8 +6,12 @@ mini-batch of 128 = 21 new + 107 replayed (the reference's split for a 300-image
 Latent replay stores ``conv5_4.dw`` activations and freezes the layers below; input
 replay stores uint8 images and trains the whole network. Iterations are interleaved so
 machine noise hits both alike. Synthetic data (timing does not depend on content).
+Reported: ms per iteration and images/s (new + replayed samples per step / step time);
+with ``--device cuda`` the model trains on the GPU (the memory stays on the CPU, replayed
+samples are copied over each step), timers read after ``torch.cuda.synchronize()``.
 
     OMP_NUM_THREADS=1 python benchmarks/ar1_latent_replay.py [--iters 4] [--width 1.0]
+        [--device cpu|cuda]
 """
 import argparse
 import statistics
@@ -18,7 +22,7 @@ import torch
 from mmengine.dataset import default_collate
 from mmengine.optim import OptimWrapper
 
-import clbox
+from _common import add_device_argument, check_device, clbox, device_name, sync
 from clbox.registry import MODELS
 from clbox.scenarios import ArrayDataset, Experience
 
@@ -39,7 +43,7 @@ def build(latent_layer, args):
             head=dict(type='CWRStarHead', num_classes=50,
                       in_channels=int(1024 * args.width))))
     torch.manual_seed(0)
-    alg = MODELS.build(cfg)
+    alg = MODELS.build(cfg).to(args.device)
     rng = np.random.RandomState(0)
     images = rng.randint(0, 256, (args.memory, args.size, args.size, 3), dtype=np.uint8)
     first = ArrayDataset(images, rng.randint(0, 50, args.memory),
@@ -61,9 +65,11 @@ def build(latent_layer, args):
     return alg, optim, batch
 
 
-def timed_step(alg, optim, batch):
+def timed_step(alg, optim, batch, device='cpu'):
+    sync(device)
     start = time.perf_counter()
     alg.train_step(batch, optim)
+    sync(device)
     return time.perf_counter() - start
 
 
@@ -77,23 +83,29 @@ def main():
     parser.add_argument('--replay', type=int, default=107)
     parser.add_argument('--storage', default=None, help='latent storage: float16, uint8')
     parser.add_argument('--threads', type=int, default=1)
+    add_device_argument(parser)
     args = parser.parse_args()
+    check_device(args.device)
     torch.set_num_threads(args.threads)
     clbox.init_scope()
     runs = dict(latent=build('conv5_4.dw', args), input=build(None, args))
     times = {k: [] for k in runs}
     for name, run in runs.items():  # warm-up
-        timed_step(*run)
+        timed_step(*run, args.device)
     for _ in range(args.iters):
         for name, run in runs.items():
-            times[name].append(timed_step(*run))
+            times[name].append(timed_step(*run, args.device))
     lat, inp = statistics.median(times['latent']), statistics.median(times['input'])
     latent_mem = runs['latent'][0].buffer.bytes_per_sample()
     image_mem = runs['input'][0].buffer.bytes_per_sample()
+    step = args.new + args.replay
     print(f'MobileNetV1 x{args.width} {args.size}px, batch {args.new} new + {args.replay} '
-          f'replayed, memory {args.memory}, {args.threads} thread(s), median of {args.iters}')
-    print(f'  latent replay (conv5_4.dw): {lat * 1000:8.1f} ms/iter  {times["latent"]}')
-    print(f'  input replay              : {inp * 1000:8.1f} ms/iter  {times["input"]}')
+          f'replayed, memory {args.memory}, {device_name(args.device)}, median of '
+          f'{args.iters}')
+    print(f'  latent replay (conv5_4.dw): {lat * 1000:8.1f} ms/iter  {step / lat:7.1f} '
+          f'images/s  {times["latent"]}')
+    print(f'  input replay              : {inp * 1000:8.1f} ms/iter  {step / inp:7.1f} '
+          f'images/s  {times["input"]}')
     print(f'  ratio latent / input      : {lat / inp:.3f}  (target <= 0.5)')
     print(f'  bytes per stored sample   : latent {latent_mem:.0f} '
           f'({runs["latent"][0].buffer.storage["inputs"].dtype}), image {image_mem:.0f} '

@@ -10,9 +10,11 @@ BatchNorm, one all-reduce per step instead of one per BatchNorm layer). On the C
 per-process batch stays ``--batch`` (weak scaling: global batch N x 32), the usual way
 GPUs are used.
 
-Reported per run (from ``results.json``): training images/s (``images_per_s``: training
-loop only, evaluation excluded), wall time of the whole command (start-up, 5 stream
-evaluations, checkpoints), final average accuracy.
+Reported per run (from ``results.json`` and the last checkpoint): training images/s
+(``images_per_s``, all processes together: training loop only, evaluation excluded), ms
+per training iteration (``train_time_s`` / the iterations of rank 0), wall time of the
+whole command (start-up, 5 stream evaluations, checkpoints), final average accuracy.
+``--device cuda`` stops at once when torch sees no GPU.
 
 Usage:
     python benchmarks/ddp_scaling.py [--nproc 1 2] [--seeds 0] [--device cpu|cuda]
@@ -27,7 +29,7 @@ import sys
 import tempfile
 import time
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from _common import ROOT, add_device_argument, check_device
 
 
 def run(config: str, nproc: int, seed: int, work_dir: str, device: str, batch: int,
@@ -52,9 +54,20 @@ def run(config: str, nproc: int, seed: int, work_dir: str, device: str, batch: i
         raise RuntimeError(f'{" ".join(cmd)} failed:\n{proc.stderr[-4000:]}')
     with open(osp.join(work_dir, 'results.json')) as f:
         res = json.load(f)
+    iters = iterations(work_dir)
     return dict(nproc=nproc, seed=seed, per_rank_batch=per_rank, sync_bn=sync_bn,
-                images_per_s=res['images_per_s'], wall_s=wall,
-                average_accuracy=res['metrics']['average_accuracy'])
+                images_per_s=res['images_per_s'],
+                ms_per_iter=1e3 * res['train_time_s'] / iters if iters else None,
+                wall_s=wall, average_accuracy=res['metrics']['average_accuracy'])
+
+
+def iterations(work_dir: str) -> int:
+    """Training iterations of rank 0 in a finished run (its last checkpoint's loop
+    state)."""
+    from clbox.engine.checkpoint_io import read_checkpoint
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        ckpt = read_checkpoint(f.read().strip())
+    return int(ckpt['meta']['clbox']['iter'])
 
 
 def main():
@@ -65,11 +78,12 @@ def main():
     parser.add_argument('--seeds', type=int, nargs='+', default=[0])
     parser.add_argument('--batch', type=int, default=32,
                         help='global batch on the CPU, per-process batch on GPUs')
-    parser.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
+    add_device_argument(parser)
     parser.add_argument('--no-sync-bn', action='store_true',
                         help='per-process BatchNorm (running statistics averaged per epoch)')
     parser.add_argument('--out', help='write the rows as JSON here')
     args = parser.parse_args()
+    check_device(args.device)
     rows = []
     with tempfile.TemporaryDirectory() as root:
         for seed in args.seeds:  # interleaved: 1, N, 1, N, ... per seed
@@ -78,13 +92,15 @@ def main():
                           args.device, args.batch, not args.no_sync_bn)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-    print(f'\n| processes | per-process batch | train images/s | wall s | final avg acc |')
-    print('|---|---|---|---|---|')
+    print(f'\n| processes | per-process batch | train images/s | ms/iter | wall s | '
+          'final avg acc |')
+    print('|---|---|---|---|---|---|')
     for n in args.nproc:
         mine = [r for r in rows if r['nproc'] == n]
         mean = lambda k: sum(r[k] for r in mine) / len(mine)  # noqa: E731
         print(f'| {n} | {mine[0]["per_rank_batch"]} | {mean("images_per_s"):.0f} | '
-              f'{mean("wall_s"):.1f} | {mean("average_accuracy"):.2f} |')
+              f'{mean("ms_per_iter"):.2f} | {mean("wall_s"):.1f} | '
+              f'{mean("average_accuracy"):.2f} |')
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(rows, f, indent=2)

@@ -16,9 +16,11 @@ Three implementations of the same work, run interleaved for ``--rounds`` rounds:
   and plots, per-experience checkpoints); ``clbox-nockpt`` without the checkpoint hook.
 
 Reported (medians over rounds): steady time per training iteration (second epoch of each
-experience: time / iterations, median over experiences), the whole stream (train + eval,
-start-up excluded), clbox's runner build, and in fresh processes ``import clbox`` and
-``tools/train.py --help``.
+experience: time / iterations, median over experiences) and the images/s of those epochs
+(incoming images, replayed ones not counted), the whole stream (train + eval, start-up
+excluded), clbox's runner build, and in fresh processes ``import clbox`` and
+``tools/train.py --help``. With ``--device cuda`` every implementation runs on the GPU
+(timers read after ``torch.cuda.synchronize()``); on the CPU the GPUs are hidden.
 
 Usage: python benchmarks/engine_probe.py [--rounds 5] [--device cpu|cuda]
 """
@@ -38,10 +40,12 @@ import torch.nn.functional as F
 from mmengine.hooks import Hook
 from torch.utils.data import DataLoader, TensorDataset
 
-from _common import ROOT, Config, quiet_runner
+from _common import (ROOT, Config, add_device_argument, check_device, device_name,
+                     quiet_runner, sync)
 from clbox.registry import HOOKS
 
 LR, MOMENTUM, BATCH, EPOCHS, MEM = 0.05, 0.9, 32, 2, 200
+DEVICE = 'cpu'  # set by main() from --device (the clbox timer hooks read it)
 
 
 def probe_data():
@@ -92,10 +96,11 @@ def run_raw(data, replay: bool, device: str) -> dict:
     buffer = RawBuffer(MEM, torch.Generator().manual_seed(0)) if replay else None
     test_loaders = [DataLoader(TensorDataset(xte[i], yte[i]), batch_size=256)
                     for i in experiences(yte)]
-    steady, start = [], time.perf_counter()
+    steady, rates, start = [], [], time.perf_counter()
     for idx in experiences(ytr):
         loader = DataLoader(TensorDataset(xtr[idx], ytr[idx]), batch_size=BATCH, shuffle=True)
         for epoch in range(EPOCHS):
+            sync(device)
             t, n = time.perf_counter(), 0
             for x, y in loader:
                 y = y.to(device)
@@ -109,14 +114,17 @@ def run_raw(data, replay: bool, device: str) -> dict:
                 optimizer.step()
                 n += 1
             if epoch == EPOCHS - 1:
+                sync(device)
                 steady.append((time.perf_counter() - t) / n)
+                rates.append(len(idx) / (time.perf_counter() - t))
         if buffer is not None:
             buffer.add(xtr[idx], ytr[idx])
         with torch.no_grad():
             row = [float(sum((model(norm(x)).argmax(1).cpu() == y).sum() for x, y in tl))
                    for tl in test_loaders]
-    return dict(iter_ms=1e3 * statistics.median(steady), stream_s=time.perf_counter() - start,
-                last_row_correct=row)
+    sync(device)
+    return dict(iter_ms=1e3 * statistics.median(steady), images_per_s=statistics.median(rates),
+                stream_s=time.perf_counter() - start, last_row_correct=row)
 
 
 # ------------------------------------------------------------------- Avalanche
@@ -143,9 +151,10 @@ def run_avalanche(data, replay: bool, device: str) -> dict:
     class Timer(SupervisedPlugin):
         def __init__(self):
             super().__init__()
-            self.steady, self.n = [], 0
+            self.steady, self.rates, self.n = [], [], 0
 
         def before_training_epoch(self, strategy, **kwargs):
+            sync(device)
             self.t, self.n = time.perf_counter(), 0
 
         def after_training_iteration(self, strategy, **kwargs):
@@ -153,7 +162,10 @@ def run_avalanche(data, replay: bool, device: str) -> dict:
 
         def after_training_epoch(self, strategy, **kwargs):
             if strategy.clock.train_exp_epochs == EPOCHS - 1:
-                self.steady.append((time.perf_counter() - self.t) / self.n)
+                sync(device)
+                elapsed = time.perf_counter() - self.t
+                self.steady.append(elapsed / self.n)
+                self.rates.append(len(strategy.experience.dataset) / elapsed)
 
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(1024, 10))
@@ -169,7 +181,9 @@ def run_avalanche(data, replay: bool, device: str) -> dict:
     for exp in bench.train_stream:
         strategy.train(exp, num_workers=0)
         strategy.eval(bench.test_stream, num_workers=0)
+    sync(device)
     return dict(iter_ms=1e3 * statistics.median(timer.steady),
+                images_per_s=statistics.median(timer.rates),
                 stream_s=time.perf_counter() - start)
 
 
@@ -180,19 +194,25 @@ class ProbeTimer(Hook):
     priority = 'HIGHEST'
 
     def __init__(self):
-        self.steady = []
+        self.steady, self.rates = [], []
 
     def before_train(self, runner):
         self.start = time.perf_counter()
 
     def before_train_epoch(self, runner):
+        sync(DEVICE)
         self.t, self.i = time.perf_counter(), runner.iter
+        self.seen = runner.train_loop.images_seen
 
     def after_train_epoch(self, runner):
         if runner.train_loop._epoch_in_exp == EPOCHS:
-            self.steady.append((time.perf_counter() - self.t) / (runner.iter - self.i))
+            sync(DEVICE)
+            elapsed = time.perf_counter() - self.t
+            self.steady.append(elapsed / (runner.iter - self.i))
+            self.rates.append((runner.train_loop.images_seen - self.seen) / elapsed)
 
     def after_train(self, runner):
+        sync(DEVICE)
         self.stream_s = time.perf_counter() - self.start
 
 
@@ -225,8 +245,8 @@ def clbox_cfg(replay: bool, work_dir: str, checkpoint: bool, device: str) -> Con
                                                  dict(type='ProbeEnd')]
     if not checkpoint:
         cfg.default_hooks.checkpoint = None
-    if device == 'cuda':
-        cfg.device = 'cuda'
+    # no device key: the runner moves the model to mmengine's get_device(), the GPU
+    # whenever one is visible (check_device hides them for --device cpu)
     return cfg
 
 
@@ -242,7 +262,8 @@ def run_clbox(replay: bool, work_dir: str, checkpoint: bool, device: str) -> dic
         res = json.load(f)
     # per experience, what is neither a training epoch nor the final plots
     fixed = (timer.stream_s - res['train_time_s']) / len(res['accuracy_matrix'])
-    return dict(iter_ms=1e3 * statistics.median(timer.steady), stream_s=timer.stream_s,
+    return dict(iter_ms=1e3 * statistics.median(timer.steady),
+                images_per_s=statistics.median(timer.rates), stream_s=timer.stream_s,
                 with_plots_s=end.total_s, fixed_per_exp_s=fixed, build_s=build,
                 average_accuracy=res['metrics']['average_accuracy'])
 
@@ -265,9 +286,11 @@ def startup_s() -> dict:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--rounds', type=int, default=5)
-    parser.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
+    add_device_argument(parser)
     parser.add_argument('--out', help='write all measurements as JSON here')
     args = parser.parse_args()
+    global DEVICE
+    DEVICE = check_device(args.device)
     torch.set_num_threads(1)
     data = probe_data()
     rows = {}
@@ -289,16 +312,18 @@ def main():
                         f'{k}={v:.4g}' for k, v in res.items() if isinstance(v, float)),
                         flush=True)
     start = startup_s()
-    print(f'\nthreads: 1, device: {args.device}; medians over {args.rounds} rounds')
-    print('| method | library | ms / training iteration (x raw) | whole stream s (x raw) |')
-    print('|---|---|---|---|')
+    print(f'\ndevice: {device_name(args.device)}; medians over {args.rounds} rounds')
+    print('| method | library | ms / training iteration (x raw) | training images/s | '
+          'whole stream s (x raw) |')
+    print('|---|---|---|---|---|')
     for method in ('naive', 'replay'):
         med = {lib: {k: statistics.median(r[k] for r in rows[(method, lib)])
-                     for k in ('iter_ms', 'stream_s')} for (m, lib) in rows if m == method}
+                     for k in ('iter_ms', 'images_per_s', 'stream_s')}
+               for (m, lib) in rows if m == method}
         for lib, v in med.items():
             print(f'| {method} | {lib} | {v["iter_ms"]:.3f} '
-                  f'({v["iter_ms"] / med["raw"]["iter_ms"]:.2f}) | {v["stream_s"]:.3f} '
-                  f'({v["stream_s"] / med["raw"]["stream_s"]:.2f}) |')
+                  f'({v["iter_ms"] / med["raw"]["iter_ms"]:.2f}) | {v["images_per_s"]:.0f} | '
+                  f'{v["stream_s"]:.3f} ({v["stream_s"] / med["raw"]["stream_s"]:.2f}) |')
     for (method, lib), rs in rows.items():
         if lib.startswith('clbox'):
             print(f'{method} {lib}: fixed cost per experience (evaluation, hooks, loader '

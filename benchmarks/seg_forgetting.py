@@ -15,6 +15,10 @@ the spread covers both. ``--epochs`` and ``--lr`` override the configs' schedule
 
 Expected (the MiB/PLOP claim): FT's old-class mIoU collapses after step 1, while MiB, PLOP
 and REMINDER keep more of it.
+
+Each run also prints its training loop's ms per iteration and images/s
+(``results.json``'s ``train_time_s`` over the run's iterations). ``--device cuda`` trains
+on the GPU (the runner takes it whenever one is visible; ``--device cpu`` hides it).
 """
 import argparse
 import glob
@@ -28,6 +32,11 @@ import numpy as np
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from _common import add_device_argument, check_device  # noqa: E402
+
+#: (ms per training iteration, training images/s) of every run, in order
+SPEED: list = []
 
 
 def run(method: str, seed: int, work_root: str, epochs: Optional[int] = None,
@@ -60,11 +69,16 @@ def run(method: str, seed: int, work_root: str, epochs: Optional[int] = None,
         cfg.model.lr_per_step = list(lrs)
     cfg.default_hooks.logger.interval = 1000
     cfg.log_level = 'WARNING'
-    RUNNERS.build(cfg).train()
+    runner = RUNNERS.build(cfg)
+    runner.train()
     with open(osp.join(cfg.work_dir, 'results.json')) as f:
         results = json.load(f)
     if results.get('seed') != seed:
         raise RuntimeError(f'the runner used seed {results.get("seed")}, not {seed}.')
+    iters = runner.train_loop.iter
+    SPEED.append((1e3 * results['train_time_s'] / iters, results['images_per_s']))
+    print(f'{method} seed {seed}: {iters} iterations, {SPEED[-1][0]:.1f} ms/iter, '
+          f'{SPEED[-1][1]:.1f} images/s', flush=True)
     return results['history']
 
 
@@ -84,7 +98,9 @@ def main():
     parser.add_argument('--lr', nargs='+', type=float, default=None,
                         help='lr_per_step (default: the configs\')')
     parser.add_argument('--work-dir', default=None)
+    add_device_argument(parser)
     args = parser.parse_args()
+    check_device(args.device)
     import clbox
     clbox.init_scope()
     work_root = args.work_dir or tempfile.mkdtemp(prefix='seg_forgetting_')

@@ -235,4 +235,4 @@ class FashionMNIST(MNIST):
     CLASSES = ('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt',
                'Sneaker', 'Bag', 'Ankle boot')
     SOURCE = ('the Fashion-MNIST idx files (`apt-get install dataset-fashion-mnist` puts '
-              'them under /usr/share/dataset-fashion-mnist)')
+              'them under /usr/share/datasets/fashion-mnist)')
