@@ -20,3 +20,4 @@ from .pi import PI  # noqa: E402,F401
 from .mib import MiB  # noqa: E402,F401
 from .plop import PLOP  # noqa: E402,F401
 from .reminder import REMINDER  # noqa: E402,F401
+from .simsiam import ContinualSimSiam  # noqa: E402,F401

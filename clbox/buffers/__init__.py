@@ -6,3 +6,4 @@ from .reservoir import (ClassBalancedBuffer, ExperienceBalancedBuffer, GroupBala
 __all__ = ['BaseBuffer', 'ReservoirBuffer', 'GroupBalancedBuffer', 'ClassBalancedBuffer',
            'ExperienceBalancedBuffer']
 from .latent import LatentReplayBuffer  # noqa: E402,F401
+from .stream import BufferedUpdates, FIFOBuffer, MinRedBuffer, StreamBuffer  # noqa: E402,F401

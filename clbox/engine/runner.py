@@ -169,6 +169,12 @@ class ContinualRunner(Runner):
             else:
                 from clbox.models.layers import convert_sync_bn
                 model = convert_sync_bn(model)
+        elif not torch.cuda.is_available() and any(
+                isinstance(m, torch.nn.SyncBatchNorm) for m in model.modules()):
+            # SyncBN layers of the config (e.g. mmpretrain necks' default) cannot run on
+            # the CPU: the same synchronisation through gloo
+            from clbox.models.layers import convert_sync_bn
+            model = convert_sync_bn(model, sync_only=True)
         self._wrapper_cfg = dict(model_wrapper_cfg or {})
         return self._ddp(model)
 

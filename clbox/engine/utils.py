@@ -85,6 +85,32 @@ def build_loader(cfg: dict, dataset, seed: int, shuffle: Optional[bool] = None,
                        **{k: v for k, v in cfg.items() if k != 'batch_size'})
 
 
+def build_batch_loader(cfg: dict, dataset, batch_sampler, seed: int) -> DataLoader:
+    """A DataLoader over ``dataset`` whose batches of indices come from ``batch_sampler``
+    (e.g. a buffer's update schedule), with the config's collate function, workers and
+    pinning (see :func:`build_loader`; the config's ``sampler`` does not apply)."""
+    from clbox.scenarios.batched import BatchFetchView, PackedAwareCollate, can_fetch_batches
+    cfg = {k: v for k, v in cfg.items() if k not in ('dataset', 'sampler', 'batch_size',
+                                                     'batch_sampler', 'shuffle')}
+    collate_cfg = dict(cfg.pop('collate_fn', None) or dict(type='pseudo_collate'))
+    collate_fn = FUNCTIONS.get(collate_cfg.pop('type'))
+    if collate_cfg:
+        collate_fn = partial(collate_fn, **collate_cfg)
+    batched = bool(cfg.pop('batch_fetch', True)) and can_fetch_batches(dataset)
+    if batched:
+        dataset = BatchFetchView(dataset)
+    num_workers = loader_workers(cfg.pop('num_workers', 'auto'), batched)
+    pin_memory = cfg.pop('pin_memory', 'auto')
+    pin_memory = torch.cuda.is_available() if pin_memory == 'auto' \
+        else bool(pin_memory) and torch.cuda.is_available()
+    cfg.pop('persistent_workers', None)  # one pass: the workers live as long as the loader
+    init_fn = partial(worker_init_fn, num_workers=num_workers, rank=get_rank(), seed=seed) \
+        if num_workers > 0 else None
+    return DataLoader(dataset, batch_sampler=batch_sampler, num_workers=num_workers,
+                      collate_fn=PackedAwareCollate(collate_fn), worker_init_fn=init_fn,
+                      pin_memory=pin_memory, **cfg)
+
+
 def loader_workers(num_workers, batched: bool) -> int:
     """Resolve ``num_workers`` (an int, or ``'auto'``: 0 for batch-fetched in-memory data,
     else up to 4 per process, within this process's share of the CPUs).

@@ -19,3 +19,5 @@ from .segmentation import (ADESegIncremental, RemapSegLabels, SegFileList,  # no
                            SegIncremental, VOCSegIncremental)
 from .synthetic_seg import SyntheticSegIncremental, make_synthetic_voc  # noqa: E402,F401
 from .core50 import CORe50, CORe50FileList  # noqa: E402,F401
+from .stream_sampler import ChunkSampler  # noqa: E402,F401
+from .ssl_streams import ImageListStream, KineticsFrames, MemmapImageList  # noqa: E402,F401

@@ -18,6 +18,7 @@ METHODS = sorted(name for name, cls in MODELS.module_dict.items()
                  if isinstance(cls, type) and issubclass(cls, ContinualAlgorithm)
                  and not name.startswith('_'))
 SEG_SMOKE = osp.join(ROOT, 'configs/continual_seg/ft_deeplabv3-tiny_1xb16-4e_synthetic-2-2.py')
+SSL_SMOKE = osp.join(ROOT, 'configs/cssl/simsiam-minred_resnet18-tiny_1xb16-x2_digits-stream.py')
 #: Parts a method cannot run without, merged into the config's ``model``.
 NEEDS = {'AR1': dict(model=dict(head=dict(type='CWRStarHead')), latent_layer='layer3')}
 
@@ -37,6 +38,14 @@ def test_method_trains_two_experiences(tmp_path, name):
         cfg.train_cfg.max_epochs = 1
         cfg.scenario.update(num_train=16, num_test=8)  # the config's 960 images are slow
         cfg.merge_from_dict(dict(model=method))
+    elif MODELS.get(name).task == 'self-supervised':
+        cfg = Config.fromfile(SSL_SMOKE)
+        cfg.work_dir = str(tmp_path)
+        cfg.log_level = 'WARNING'
+        cfg.experiment_name = f'smoke-{name}'
+        cfg.merge_from_dict({'scenario.scenario.num_experiences': 2,
+                             'scenario.scenario.train.split': 'test',
+                             'model.buffer.size': 64, 'val_evaluator.bank_size': 200})
     else:
         cfg = tiny_cfg(tmp_path, method, num_experiences=2, epochs=3)
     runner = build_runner(cfg)

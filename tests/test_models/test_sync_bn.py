@@ -48,3 +48,12 @@ def test_convert_keeps_state_dtype_and_falls_back_in_one_process():
     assert torch.equal(converted[1].running_mean, net[1].running_mean)
     x = torch.randn(4, 3, 5, 5, dtype=torch.float64)
     assert torch.allclose(converted(x), net(x))  # no process group: plain BatchNorm
+
+
+def test_sync_only_converts_the_sync_batchnorm_layers_alone():
+    from mmengine.utils.dl_utils.parrots_wrapper import SyncBatchNorm as MMSyncBN
+
+    from clbox.models.layers import DistBatchNorm, convert_sync_bn
+    model = torch.nn.Sequential(torch.nn.BatchNorm2d(3), MMSyncBN(3), torch.nn.SyncBatchNorm(2))
+    model = convert_sync_bn(model, sync_only=True)
+    assert [type(m) for m in model] == [torch.nn.BatchNorm2d, DistBatchNorm, DistBatchNorm]

@@ -71,14 +71,21 @@ class DistBatchNorm(nn.modules.batchnorm._BatchNorm):
         return out
 
 
-def convert_sync_bn(module: nn.Module) -> nn.Module:
+def convert_sync_bn(module: nn.Module, sync_only: bool = False) -> nn.Module:
     """Replace every ``BatchNorm{1,2,3}d`` (and torch's ``SyncBatchNorm``) with a
     :class:`DistBatchNorm` holding the same parameters and statistics.
 
     Subclasses with their own maths (e.g. clbox's ``BatchRenorm2d``) are left alone.
+
+    Args:
+        module (nn.Module): The model (converted in place where possible).
+        sync_only (bool): Convert only torch's ``SyncBatchNorm`` (which needs CUDA), e.g.
+            the SyncBN that mmpretrain's necks use by default, for a CPU run.
+            Defaults to False.
     """
-    kinds = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
-    if type(module) in kinds:
+    kinds = (nn.SyncBatchNorm, ) if sync_only else \
+        (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+    if type(module) in kinds or isinstance(module, nn.SyncBatchNorm):  # and mmengine's
         like = next(iter(module.state_dict().values()), torch.zeros(0))
         new = DistBatchNorm(module.num_features, module.eps, module.momentum,
                             module.affine, module.track_running_stats,
@@ -91,5 +98,5 @@ def convert_sync_bn(module: nn.Module) -> nn.Module:
             new.bias.requires_grad_(module.bias.requires_grad)
         return new
     for name, child in module.named_children():
-        module.add_module(name, convert_sync_bn(child))
+        module.add_module(name, convert_sync_bn(child, sync_only))
     return module
