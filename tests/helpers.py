@@ -47,3 +47,16 @@ def results(work_dir) -> dict:
     import json
     with open(osp.join(str(work_dir), 'results.json')) as f:
         return json.load(f)
+
+
+def write_idx(path: str, array) -> None:
+    """An unsigned-byte idx file (the MNIST format: magic 0x0000 08 ndim, big-endian int32
+    sizes), gzipped."""
+    import gzip
+
+    import numpy as np
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 8, array.ndim]) + b''.join(int(n).to_bytes(4, 'big')
+                                                     for n in array.shape)
+    with gzip.open(path, 'wb') as f:
+        f.write(header + array.tobytes())

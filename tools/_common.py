@@ -45,3 +45,19 @@ def close_processes() -> None:
     if torch_dist.is_available() and torch_dist.is_initialized():
         barrier()
         torch_dist.destroy_process_group()
+        _exit_after_distributed_run()
+
+
+def _exit_after_distributed_run() -> None:
+    """Exit 0 without the interpreter's final teardown, once every file is written and the
+    group left: under load, torch's gloo / store threads still being torn down when the
+    C++ static destructors run abort a finished rank ("terminate called without an active
+    exception", exit -6), which fails the whole job. The atexit handlers (work-dir lock,
+    loggers) run first, and the streams are flushed."""
+    import atexit
+    import logging
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -21,3 +21,4 @@ from .synthetic_seg import SyntheticSegIncremental, make_synthetic_voc  # noqa: 
 from .core50 import CORe50, CORe50FileList  # noqa: E402,F401
 from .stream_sampler import ChunkSampler  # noqa: E402,F401
 from .ssl_streams import ImageListStream, KineticsFrames, MemmapImageList  # noqa: E402,F401
+from .pseudo_video import PseudoVideoStream  # noqa: E402,F401

@@ -2,7 +2,6 @@
 tiny Fashion-MNIST written here in the real idx format (gzipped), so that nothing depends
 on Debian's ``dataset-fashion-mnist`` being installed; and the benchmark's clbox side runs
 them with only the seed, work dir and data root changed."""
-import gzip
 import importlib.util
 import json
 import os.path as osp
@@ -13,21 +12,12 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
-from helpers import ROOT, build_runner
+from helpers import ROOT, build_runner, write_idx
 
 BENCH = osp.join(ROOT, 'benchmarks')
 CONFIGS = {m: osp.join(ROOT, f'configs/{m}/{m}_mlp_1xb64-1e_fashion-mnist-5exp.py')
            for m in ('naive', 'er', 'lwf', 'ewc', 'joint')}
 TRAIN_PER_CLASS, TEST_PER_CLASS = 7, 2  # 14 training images per experience: 1 batch each
-
-
-def write_idx(path: str, array: np.ndarray) -> None:
-    """An unsigned-byte idx file (magic 0x0000 08 ndim, big-endian int32 sizes), gzipped."""
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    header = bytes([0, 0, 8, array.ndim]) + b''.join(int(n).to_bytes(4, 'big')
-                                                     for n in array.shape)
-    with gzip.open(path, 'wb') as f:
-        f.write(header + array.tobytes())
 
 
 @pytest.fixture(scope='module')

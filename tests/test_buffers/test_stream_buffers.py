@@ -15,8 +15,14 @@ from dist_helpers import run_in_ranks
 
 
 def reference_removal(features, n):
-    """max_coverage_reduction: the full (cos + 1) / 2 matrix, n masked passes."""
-    sim = (features @ features.T + 1) / 2
+    """max_coverage_reduction: the full (cos + 1) / 2 matrix, n masked passes.
+
+    The matrix is made exactly symmetric (upper triangle mirrored), as it is in exact
+    arithmetic: a matmul may round ``S[a, b]`` and ``S[b, a]`` differently in the last bit,
+    which would decide the reference's choice inside a mutually nearest pair by rounding
+    noise of the BLAS in use; with a symmetric matrix the first of the pair goes."""
+    sim = features @ features.T
+    sim = (torch.triu(sim) + torch.triu(sim, 1).T + 1) / 2
     sim.fill_diagonal_(-10.0)
     removed = []
     for _ in range(n):

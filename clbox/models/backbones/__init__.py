@@ -6,3 +6,4 @@ from .split import LayerStep, SplitBackbone, layer_sequence
 
 __all__ = ['FeatureInput', 'MLP', 'MobileNetV1', 'LayerStep', 'SplitBackbone',
            'layer_sequence']
+from .small_convnet import SmallConvNet  # noqa: E402,F401
