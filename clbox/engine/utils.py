@@ -106,9 +106,12 @@ def build_batch_loader(cfg: dict, dataset, batch_sampler, seed: int) -> DataLoad
     cfg.pop('persistent_workers', None)  # one pass: the workers live as long as the loader
     init_fn = partial(worker_init_fn, num_workers=num_workers, rank=get_rank(), seed=seed) \
         if num_workers > 0 else None
+    # its own generator: creating the iterator draws no number from the global RNG, so
+    # a pass resumed from a mid-pass checkpoint continues the saved RNG stream exactly
+    generator = torch.Generator().manual_seed(int(seed) + get_rank())
     return DataLoader(dataset, batch_sampler=batch_sampler, num_workers=num_workers,
                       collate_fn=PackedAwareCollate(collate_fn), worker_init_fn=init_fn,
-                      pin_memory=pin_memory, **cfg)
+                      pin_memory=pin_memory, generator=generator, **cfg)
 
 
 def loader_workers(num_workers, batched: bool) -> int:

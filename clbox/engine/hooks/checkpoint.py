@@ -1,13 +1,16 @@
-"""Checkpoints after every experience and, if asked, every N epochs."""
+"""Checkpoints after every experience and, if asked, every N epochs or every fraction of
+the stream."""
 import glob
 import os
 import os.path as osp
 import re
+from typing import Optional
 
 from mmengine.hooks import Hook
 
 from clbox.dist import is_main
 from clbox.registry import HOOKS
+from ..loops.experience import ExperienceBasedTrainLoop
 from ..utils import atomic_write
 
 
@@ -33,12 +36,27 @@ class ExperienceCheckpointHook(Hook):
             CORe50 experiences) do not fill the disk. ``--step N`` needs
             ``experience_{N-1}.pth``, which is always among the newest. <= 0 keeps all.
             Defaults to -1.
+        stream_fraction (float, optional): With the online loop, also save
+            ``checkpoint_{f:010.4f}.pth`` every ``stream_fraction`` of the training
+            updates (``f`` = 0.05, 0.10, ... 1.0: the reference's ``save_freq=0.05`` and
+            its names, ``senthilps8/continuous_ssl_problem``, section 6 runs). The saves
+            fall where the pass is whole (after an incoming batch's updates and
+            ``observe``; with a stream buffer after any update), the first such position
+            at or after each fraction; the checkpoint records the exact
+            ``stream_fraction`` and resumes mid-pass (``--resume``). They are not pruned
+            by ``max_keep_ckpts``. Defaults to None.
     """
 
     priority = 'VERY_LOW'
 
     def __init__(self, interval: int = -1, save_optimizer: bool = True,
-                 save_param_scheduler: bool = True, max_keep_ckpts: int = -1):
+                 save_param_scheduler: bool = True, max_keep_ckpts: int = -1,
+                 stream_fraction: Optional[float] = None):
+        if stream_fraction is not None and not 0 < float(stream_fraction) <= 1:
+            raise ValueError(f'ExperienceCheckpointHook: stream_fraction must be in (0, 1], '
+                             f'got {stream_fraction!r} (e.g. 0.05 for every 5% of the stream).')
+        self.stream_fraction = None if stream_fraction is None else float(stream_fraction)
+        self._saved_upto = 0
         self.interval = interval
         self.max_keep_ckpts = int(max_keep_ckpts)
         self.save_optimizer = save_optimizer
@@ -52,6 +70,32 @@ class ExperienceCheckpointHook(Hook):
         if self.interval > 0 and done % self.interval == 0 and 0 < done < per_exp:
             exp = loop.current_experience
             self._save(runner, f'experience_{exp.index}_epoch_{done}.pth')
+
+    def before_train(self, runner) -> None:
+        if self.stream_fraction is None:
+            return
+        loop = runner.train_loop
+        if type(loop).pass_state is ExperienceBasedTrainLoop.pass_state:
+            raise ValueError(
+                f'ExperienceCheckpointHook(stream_fraction={self.stream_fraction}) needs a '
+                f'loop that checkpoints mid-pass (OnlineTrainLoop); {type(loop).__name__} '
+                'saves at epoch and experience ends: use interval=N (epochs) instead.')
+        self._saved_upto = loop.iter
+
+    def after_stream_step(self, runner) -> None:
+        """Save at the first whole position at or after each stream fraction."""
+        if self.stream_fraction is None:
+            return
+        loop = runner.train_loop
+        total, done = loop.max_iters, loop.iter
+        if total <= 0 or done <= self._saved_upto:
+            return
+        step = self.stream_fraction
+        crossed = [j for j in range(1, int(1 / step + 1e-9) + 1)
+                   if self._saved_upto < round(j * step * total) <= done]
+        self._saved_upto = done
+        if crossed:
+            self._save(runner, f'checkpoint_{crossed[-1] * step:010.4f}.pth')
 
     def after_experience_eval(self, runner, experience, result=None) -> None:
         """Save the finished experience before any ``after_experience`` work (results,

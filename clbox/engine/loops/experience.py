@@ -70,6 +70,7 @@ class ExperienceBasedTrainLoop(BaseLoop):
         self.train_time = 0.0
         self._wall_time = 0.0
         self._pending_rng: Optional[dict] = None
+        self._resume_pass: Optional[dict] = None   # a checkpoint's mid-pass position
         self.stop_training = False
         first = stream[self.experiences[0]] if self.experiences else None
         self.dataloader = self.build_train_loader(first) if first is not None else None
@@ -130,7 +131,7 @@ class ExperienceBasedTrainLoop(BaseLoop):
 
     def run_experience(self, experience: Experience) -> None:
         """Start (unless resumed mid-way), train and finish one experience."""
-        if self._epoch_in_exp == 0:
+        if self._epoch_in_exp == 0 and self._resume_pass is None:
             self.start_experience(experience)
         if hasattr(self.runner, 'rewrap_model'):
             self.runner.rewrap_model()  # DDP over the parameters trained now
@@ -192,6 +193,19 @@ class ExperienceBasedTrainLoop(BaseLoop):
         self.runner.call_hook('after_train_iter', batch_idx=idx, data_batch=data_batch,
                               outputs=outputs)
         self._iter += 1
+
+    def after_stream_step(self) -> None:
+        """The ``after_stream_step`` hook stage: a position where the loop's state is
+        whole (counters advanced, nothing half-done), so a checkpoint saved there resumes
+        exactly (loops that support mid-pass checkpoints call it; see
+        :meth:`pass_state`)."""
+        self.runner.call_hook('after_stream_step')
+
+    def pass_state(self) -> Optional[dict]:
+        """The position inside the current pass, for a checkpoint saved mid-pass; None
+        when the loop cannot resume mid-pass (checkpoints are then saved at epoch and
+        experience ends only)."""
+        return None
 
     def finish_experience(self, experience: Experience) -> None:
         """Consolidate, then evaluate and run the ``after_experience`` hooks."""
@@ -276,6 +290,9 @@ class ExperienceBasedTrainLoop(BaseLoop):
                     history=self.history, initial_row=self.initial_row,
                     images_seen=self.images_seen, train_time=self.train_time,
                     wall_time=self._wall_time,
+                    stream_fraction=self._iter / self.max_iters if self.max_iters else None,
+                    pass_state=self.pass_state(),
+                    pass_ranks=gather_objects(self.pass_state()) if world()[1] > 1 else None,
                     rng=get_rng_state(), world_size=world()[1],
                     rng_ranks=gather_objects(get_rng_state()) if world()[1] > 1 else None)
 
@@ -294,6 +311,9 @@ class ExperienceBasedTrainLoop(BaseLoop):
         self.initial_row = state['initial_row']
         self.images_seen, self.train_time = state['images_seen'], state['train_time']
         self._wall_time = state.get('wall_time', 0.0)
+        # each rank's own position in the pass (its drawn batches differ)
+        self._resume_pass = state['pass_ranks'][world()[0]] if state.get('pass_ranks') \
+            else state.get('pass_state')
         # the runner checked that this run has the checkpoint's number of processes
         self._pending_rng = state['rng_ranks'][world()[0]] if state.get('rng_ranks') \
             else state['rng']

@@ -1,5 +1,8 @@
 """The online train loop: one pass of small incoming batches, several updates each."""
+from collections import deque
 from typing import Optional
+
+from torch.utils.data import BatchSampler
 
 from clbox.dist import world
 from clbox.registry import LOOPS
@@ -57,6 +60,8 @@ class OnlineTrainLoop(ExperienceBasedTrainLoop):
                              f'{self.boundaries!r}.')
         self.shuffle = shuffle if shuffle is not None else getattr(scenario, 'shuffle', True)
         self.block = block
+        self._pass_position = None   # a callable giving the current pass's position
+        self._max_iters_cache = None
         super().__init__(runner, dataloader, **kwargs)
 
     @property
@@ -69,13 +74,17 @@ class OnlineTrainLoop(ExperienceBasedTrainLoop):
     def max_iters(self) -> int:
         """This rank's updates over the stream (each rank gets ``ceil(len / world)``
         samples of every experience; with a stream buffer, its whole chunks)."""
-        stream = self.runner.scenario.train_stream
-        if self.buffered:
-            return sum(len(self.stream_sampler(stream[i]).indices()) for i in
-                       self.experiences) * self.num_updates // self.stream_batch_size
-        world_size = world()[1]
-        return sum(-(-(-(-len(stream[i]) // world_size)) // self.stream_batch_size)
-                   for i in self.experiences) * self.num_updates
+        if self._max_iters_cache is None:
+            stream = self.runner.scenario.train_stream
+            if self.buffered:
+                total = sum(len(self.stream_sampler(stream[i]).indices()) for i in
+                            self.experiences) * self.num_updates // self.stream_batch_size
+            else:
+                world_size = world()[1]
+                total = sum(-(-(-(-len(stream[i]) // world_size)) // self.stream_batch_size)
+                            for i in self.experiences) * self.num_updates
+            self._max_iters_cache = total
+        return self._max_iters_cache
 
     def stream_sampler(self, experience: Experience):
         """How the experience's stream is dealt to this rank, in incoming batches."""
@@ -94,7 +103,8 @@ class OnlineTrainLoop(ExperienceBasedTrainLoop):
             super().start_experience(experience)
 
     def run_epoch(self) -> None:
-        """The single pass: ``num_updates`` steps then ``observe`` per incoming batch."""
+        """The single pass: ``num_updates`` steps then ``observe`` per incoming batch
+        (``after_stream_step`` after each; a checkpoint saved there resumes exactly)."""
         if self.buffered:
             return self.run_buffered_pass()
         self.runner.call_hook('before_train_epoch')
@@ -102,12 +112,55 @@ class OnlineTrainLoop(ExperienceBasedTrainLoop):
         if hasattr(self.dataloader.sampler, 'set_epoch'):
             self.dataloader.sampler.set_epoch(self._epoch)
         algorithm = self.algorithm
-        for idx, data_batch in enumerate(self.dataloader):
+        done = 0
+        loader = self.dataloader
+        if self._resume_pass is not None:
+            done = int(self._check_pass_kind('incoming')['incoming_batches'])
+            self._resume_pass = None
+            batches = list(BatchSampler(loader.sampler, self.stream_batch_size,
+                                        drop_last=loader.drop_last))
+            loader = build_batch_loader(self.dataloader_cfg, self.current_experience.dataset,
+                                        batches[done:], self.runner.seed)
+        position = dict(kind='incoming', incoming_batches=done)
+        self._pass_position = lambda: dict(position)
+        for idx, data_batch in enumerate(loader, start=done):
             for _ in range(self.num_updates):
                 self.run_iter(idx, data_batch)
             if algorithm.observes:
                 algorithm.observe(data_batch)
+            position['incoming_batches'] = idx + 1
+            self.after_stream_step()
+        self._pass_position = None
         self.end_epoch()
+
+    def pass_state(self) -> Optional[dict]:
+        """Inside a pass: how far it went (incoming batches done; with a stream buffer,
+        the update schedule's position and the batches already drawn but not yet trained
+        on). The buffer itself is part of the method's state. With several processes,
+        also this rank's model buffers (BN running statistics are per rank until the
+        pass ends and they are averaged: the checkpoint's weights are rank 0's)."""
+        if self._pass_position is None:
+            return None
+        state = self._pass_position()
+        if world()[1] > 1:
+            state['model_buffers'] = {k: v.detach().cpu().clone() for k, v in
+                                      self.algorithm.named_buffers()}
+        return state
+
+    def _check_pass_kind(self, kind: str) -> dict:
+        """The saved mid-pass position, checked, with this rank's model buffers put back."""
+        state = self._resume_pass
+        if state.get('kind') != kind:
+            raise ValueError(
+                f"the checkpoint was saved inside a {state.get('kind')!r} pass but this config "
+                f'trains a {kind!r} pass (the method\'s buffer type differs?): resume with the '
+                'config that wrote it, or start from its weights with load_from.')
+        saved = state.get('model_buffers')
+        if saved:
+            for name, buf in self.algorithm.named_buffers():
+                if name in saved:
+                    buf.copy_(saved[name].to(buf.device))
+        return state
 
     def consolidate(self, experience: Experience) -> None:
         """Samples were observed as they came; only a given boundary is announced."""
@@ -125,21 +178,62 @@ class OnlineTrainLoop(ExperienceBasedTrainLoop):
         chunks = self.stream_sampler(experience).chunks()
         schedule = BufferedUpdates(self.algorithm.buffer, chunks, self.num_updates,
                                    self.stream_batch_size)
-        loader = build_batch_loader(self.dataloader_cfg, experience.dataset,
-                                    _IndexLists(schedule), self.runner.seed)
-        for idx, data_batch in enumerate(loader):
+        drawn, done = [], 0
+        if self._resume_pass is not None:
+            state = self._check_pass_kind('buffered')
+            schedule.load_state_dict(state['schedule'])
+            drawn, done = state['drawn'], int(state['updates'])
+            self._resume_pass = None
+        lists = _IndexLists(schedule, drawn)
+        loader = build_batch_loader(self.dataloader_cfg, experience.dataset, lists,
+                                    self.runner.seed)
+        position = dict(updates=done)
+        self._pass_position = lambda: dict(kind='buffered', schedule=schedule.state_dict(),
+                                           drawn=lists.pending(), **position)
+        for idx, data_batch in enumerate(loader, start=done):
+            lists.trained()
             self.run_iter(idx, data_batch)
+            position['updates'] = idx + 1
+            self.after_stream_step()
+        self._pass_position = None
         self.end_epoch()
 
 
 class _IndexLists:
-    """A batch sampler view of an update schedule: lists of ints, and its length."""
+    """A batch sampler view of an update schedule: lists of ints, and its length.
 
-    def __init__(self, schedule):
+    The loader may draw batches ahead of training (its prefetching); the ones drawn and
+    not yet trained on are kept (:meth:`pending`), so a checkpoint can replay them first
+    and then continue the schedule from its saved position.
+
+    Args:
+        schedule (BufferedUpdates): The schedule.
+        replay (list[list[int]]): Batches drawn before a checkpoint and not trained on
+            then, yielded first.
+    """
+
+    def __init__(self, schedule, replay=()):
         self.schedule = schedule
+        self.replay = [list(map(int, b)) for b in replay]
+        self._queue = deque()
+        self._len = schedule.total - schedule.yielded + len(self.replay)
 
     def __iter__(self):
-        return (batch.tolist() for batch in self.schedule)
+        for batch in self.replay:
+            self._queue.append(batch)
+            yield batch
+        for batch in self.schedule:
+            batch = batch.tolist()
+            self._queue.append(batch)
+            yield batch
+
+    def trained(self) -> None:
+        """The oldest drawn batch reached the model."""
+        self._queue.popleft()
+
+    def pending(self) -> list:
+        """Drawn batches not trained on yet, oldest first."""
+        return [list(b) for b in self._queue]
 
     def __len__(self) -> int:
-        return len(self.schedule)
+        return self._len
