@@ -8,8 +8,9 @@ from mmengine.config import Config
 from clbox import registry as R
 from helpers import ROOT
 
+# training configs (the probe configs of tools/linear_probe.py are tested with the probe)
 CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
-                 if '_base_' not in p)
+                 if '_base_' not in p and f'{osp.sep}probes{osp.sep}' not in p)
 REGISTRIES = [R.MODELS, R.SCENARIOS, R.DATASETS, R.TRANSFORMS, R.BUFFERS, R.HOOKS, R.LOOPS,
               R.EVALUATORS, R.METRICS, R.OPTIMIZERS, R.OPTIM_WRAPPERS, R.PARAM_SCHEDULERS,
               R.DATA_SAMPLERS, R.FUNCTIONS, R.VISUALIZERS, R.VISBACKENDS, R.RUNNERS,
