@@ -22,3 +22,4 @@ from .core50 import CORe50, CORe50FileList  # noqa: E402,F401
 from .stream_sampler import ChunkSampler  # noqa: E402,F401
 from .ssl_streams import ImageListStream, KineticsFrames, MemmapImageList  # noqa: E402,F401
 from .pseudo_video import PseudoVideoStream  # noqa: E402,F401
+from .cssl_streams import ClassSequentialStream, ContinualSplitStream, EpochChunkSampler, SelfSupStream  # noqa: E402,F401,E501
