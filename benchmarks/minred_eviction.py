@@ -9,6 +9,12 @@ neighbours once, a block of rows at a time, and recomputes only the rows whose n
 neighbour was removed (``clbox.buffers.stream.min_redundancy_removal``). Both choose the
 same samples (checked here for every M where the reference runs).
 
+Second table, the buffer in steady state (``MinRedBuffer.add`` of one chunk to a full
+buffer of M trained-on samples, after 4 updates of 64 samples changed their features, as
+between two chunks of the reference's Kinetics x4 runs): the buffer keeps its nearest
+neighbours from one eviction to the next and recomputes only the rows that changed (or
+whose neighbour changed), against the same buffer recomputing every row each chunk.
+
 Usage: python benchmarks/minred_eviction.py [--sizes 1024 4096 16384] [--dim 512]
        [--reference-max 4096] [--device cpu|cuda] [--repeats 3]
 """
@@ -20,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from _device import add_device_argument, check_device, sync
-from clbox.buffers.stream import min_redundancy_removal
+from clbox.buffers.stream import MinRedBuffer, min_redundancy_removal
 
 
 def features(m: int, d: int, device: str) -> torch.Tensor:
@@ -85,6 +91,38 @@ def main():
             ref, same = f'not run (M x M = {m * m * 4 / 2**30:.1f} GiB)', '-'
         extra = args.block * m * 4 / 2**20
         print(f'| {m} | {t_inc:.3f} | {ref} | {same} | {extra:.0f} MiB |', flush=True)
+    print(f'\nsteady state, one chunk of 64 into a full buffer (median of {args.repeats}):')
+    print('| M | kept neighbours s | all rows recomputed s |')
+    print('|---|---|---|')
+    for m in args.sizes:
+        kept = steady_state(m, args.dim, device, args.repeats, from_scratch=False)
+        scratch = steady_state(m, args.dim, device, args.repeats, from_scratch=True)
+        print(f'| {m} | {kept:.3f} | {scratch:.3f} |', flush=True)
+
+
+def steady_state(m: int, d: int, device: str, repeats: int, from_scratch: bool):
+    """Median seconds of ``MinRedBuffer.add`` (one chunk of 64) on a full buffer."""
+    x = features(m + 64 * (repeats + 1), d, device)
+    buf = MinRedBuffer(size=m, seed=0)
+    buf.add(list(range(m)))
+    buf.update(torch.arange(m), z1=x[:m], z2=x[:m])
+    buf.add(list(range(m, m + 64)))          # first eviction: every row computed
+    g = torch.Generator().manual_seed(1)
+    times = []
+    for r in range(repeats):
+        for _ in range(4):                   # 4 updates of 64 between two chunks
+            idx = buf.sample(64)
+            noisy = F.normalize(x[idx] + 0.05 * torch.randn(64, d, generator=g).to(device), dim=1)
+            buf.update(idx, z1=noisy, z2=noisy)
+        if from_scratch:
+            buf.changed[:] = True
+        start = m + 64 * (r + 1)
+        sync(device)
+        t = time.perf_counter()
+        buf.add(list(range(start, start + 64)))
+        sync(device)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
 
 
 if __name__ == '__main__':

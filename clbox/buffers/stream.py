@@ -136,6 +136,12 @@ class MinRedBuffer(StreamBuffer):
             Defaults to 0.5 (the reference's).
         block_size (int): Rows per block when computing nearest neighbours (memory
             ``block_size x M`` instead of ``M x M``). Defaults to 2048.
+
+    The nearest neighbours are kept from one eviction to the next: between two chunks
+    only the samples trained on change their features (``update``), so an eviction
+    recomputes the rows that changed and the rows whose neighbour changed, and compares
+    the other rows with the changed ones only (``M x changed`` instead of ``M x M``
+    similarities; the greedy rule and its choices are unchanged).
     """
 
     def __init__(self, size: int, seed: int = 0, gamma: float = 0.5, block_size: int = 2048):
@@ -146,6 +152,11 @@ class MinRedBuffer(StreamBuffer):
         self.seen = torch.zeros(0, dtype=torch.bool)
         self.num_seen = torch.zeros(0, dtype=torch.long)
         self.lifespan = torch.zeros(0, dtype=torch.long)
+        # nearest trained-on neighbour of every trained-on sample, kept across evictions:
+        # similarity (cos + 1) / 2, position (-1: none yet), and rows to recompute
+        self.nn_value = torch.zeros(0)
+        self.nn_index = torch.zeros(0, dtype=torch.long)
+        self.changed = torch.zeros(0, dtype=torch.bool)
 
     def add(self, indices: Sequence[int]) -> None:
         new = torch.as_tensor(indices, dtype=torch.long).reshape(-1)
@@ -154,6 +165,9 @@ class MinRedBuffer(StreamBuffer):
         self.seen = torch.cat([self.seen, torch.zeros(n, dtype=torch.bool)])
         self.num_seen = torch.cat([self.num_seen, torch.zeros(n, dtype=torch.long)])
         self.lifespan = torch.cat([self.lifespan, torch.zeros(n, dtype=torch.long)]) + 1
+        self.nn_value = torch.cat([self.nn_value, self.nn_value.new_zeros(n)])
+        self.nn_index = torch.cat([self.nn_index, torch.full((n,), -1, dtype=torch.long)])
+        self.changed = torch.cat([self.changed, torch.zeros(n, dtype=torch.bool)])
         if self.features is not None:
             self.features = torch.cat([self.features, self.features.new_zeros(
                 (n, self.features.size(1)))])
@@ -170,15 +184,63 @@ class MinRedBuffer(StreamBuffer):
             order = torch.sort(self.lifespan, descending=True, stable=True).indices
             drop = order[:excess]
         else:
-            drop = candidates[min_redundancy_removal(self.features[candidates], excess,
-                                                     self.block_size)]
+            values, index = self._refresh_neighbours(candidates)
+            removed, values, index = min_redundancy_removal(
+                self.features[candidates.to(self.features.device)], excess, self.block_size,
+                neighbours=(values, index), return_neighbours=True)
+            drop = candidates[removed]
+            self.nn_value[candidates] = values.cpu().to(self.nn_value.dtype)
+            self.nn_index[candidates] = candidates[index.cpu().clamp(min=0)]
         keep = torch.ones(len(self.indices), dtype=torch.bool)
         keep[drop] = False
         self._keep(keep)
 
+    def _refresh_neighbours(self, candidates: torch.Tensor):
+        """Nearest neighbours among ``candidates`` (positions of trained-on samples),
+        in candidate order: (value, candidate-local index).
+
+        Rows whose feature changed since the last eviction (or that were never computed)
+        and rows whose neighbour changed are computed in full; every other row keeps its
+        neighbour unless a changed row is now more similar."""
+        feats = self.features[candidates.to(self.features.device)]
+        c = len(candidates)
+        local = torch.full((len(self.indices),), -1, dtype=torch.long)
+        local[candidates] = torch.arange(c)
+        nn_local = local[self.nn_index[candidates].clamp(min=0)]
+        nn_local[self.nn_index[candidates] < 0] = -1
+        changed = self.changed[candidates] | (nn_local < 0)
+        full = changed | changed[nn_local.clamp(min=0)] & (nn_local >= 0)
+        dev = feats.device
+        values = self.nn_value[candidates].to(dev, feats.dtype)
+        index = nn_local.to(dev)
+        rows = full.nonzero().squeeze(1).to(dev)
+        if len(rows):
+            v, i = nearest_neighbours(feats, self.block_size, rows=rows)
+            values[rows], index[rows] = v, i
+        cols = changed.nonzero().squeeze(1).to(dev)
+        rest = (~full).nonzero().squeeze(1).to(dev)
+        if len(cols) and len(rest):
+            for start in range(0, len(rest), self.block_size):
+                part = rest[start:start + self.block_size]
+                sim = (feats[part] @ feats[cols].T + 1) / 2
+                best, arg = sim.max(1)
+                better = best > values[part]
+                values[part[better]] = best[better]
+                index[part[better]] = cols[arg[better]]
+        self.changed[candidates] = False
+        return values, index
+
     def _keep(self, keep: torch.Tensor) -> None:
         self.indices, self.seen = self.indices[keep], self.seen[keep]
         self.num_seen, self.lifespan = self.num_seen[keep], self.lifespan[keep]
+        # neighbours that leave: those rows are recomputed at the next eviction
+        new_pos = torch.cumsum(keep.long(), 0) - 1
+        lost = (self.nn_index >= 0) & ~keep[self.nn_index.clamp(min=0)]
+        self.nn_index = torch.where(self.nn_index >= 0, new_pos[self.nn_index.clamp(min=0)],
+                                    self.nn_index)
+        self.nn_index[lost] = -1
+        self.nn_index, self.nn_value = self.nn_index[keep], self.nn_value[keep]
+        self.changed = self.changed[keep]
         if self.features is not None:
             self.features = self.features[keep.to(self.features.device)]
 
@@ -212,6 +274,7 @@ class MinRedBuffer(StreamBuffer):
         self.features[slots.to(dev)] = torch.where(was_seen[:, None], mixed, new[rows.to(dev)])
         self.seen[slots] = True
         self.num_seen[slots] += 1
+        self.changed[slots] = True
 
     def neighbour_similarity(self) -> Optional[torch.Tensor]:
         """Each trained-on sample's cosine to its nearest trained-on neighbour (the
@@ -226,33 +289,44 @@ class MinRedBuffer(StreamBuffer):
     def _extra_state(self) -> dict:
         return dict(features=None if self.features is None else self.features.cpu().clone(),
                     seen=self.seen.clone(), num_seen=self.num_seen.clone(),
-                    lifespan=self.lifespan.clone())
+                    lifespan=self.lifespan.clone(), nn_value=self.nn_value.clone(),
+                    nn_index=self.nn_index.clone(), changed=self.changed.clone())
 
     def _load_extra_state(self, state: dict) -> None:
         features = state.get('features')
         self.features = None if features is None else features.clone()
         self.seen, self.num_seen = state['seen'].clone(), state['num_seen'].clone()
         self.lifespan = state['lifespan'].clone()
+        n = len(self.indices)
+        if 'nn_index' in state:      # the kept neighbours (the same later choices)
+            self.nn_value, self.nn_index = state['nn_value'].clone(), state['nn_index'].clone()
+            self.changed = state['changed'].clone()
+        else:                        # recomputed at the next eviction
+            self.nn_value, self.nn_index = torch.zeros(n), torch.full((n,), -1, dtype=torch.long)
+            self.changed = torch.ones(n, dtype=torch.bool)
 
 
 def nearest_neighbours(features: torch.Tensor, block_size: int = 2048,
-                       transform: bool = True):
-    """(value, index) of every row's most similar other row, similarity ``(cos + 1) / 2``
-    (``transform``) or plain cosine, computed ``block_size`` rows at a time."""
-    m = len(features)
+                       transform: bool = True, rows: Optional[torch.Tensor] = None):
+    """(value, index) of every row's (or of ``rows``') most similar other row, similarity
+    ``(cos + 1) / 2`` (``transform``) or plain cosine, computed ``block_size`` rows at a
+    time."""
+    rows = torch.arange(len(features), device=features.device) if rows is None else rows
+    m = len(rows)
     values = features.new_empty(m)
     index = torch.empty(m, dtype=torch.long, device=features.device)
     for start in range(0, m, block_size):
-        sim = features[start:start + block_size] @ features.T
+        part = rows[start:start + block_size]
+        sim = features[part] @ features.T
         if transform:
             sim = (sim + 1) / 2
-        rows = torch.arange(sim.size(0), device=features.device)
-        sim[rows, rows + start] = -10.0
+        sim[torch.arange(len(part), device=features.device), part] = -10.0
         values[start:start + block_size], index[start:start + block_size] = sim.max(1)
     return values, index
 
 
-def min_redundancy_removal(features: torch.Tensor, n: int, block_size: int = 2048) -> torch.Tensor:
+def min_redundancy_removal(features: torch.Tensor, n: int, block_size: int = 2048,
+                           neighbours=None, return_neighbours: bool = False):
     """Positions (in ``features``' row order) of the ``n`` rows MinRed removes.
 
     The reference's ``max_coverage_reduction``: with ``S = (cos + 1) / 2`` between rows
@@ -267,14 +341,24 @@ def min_redundancy_removal(features: torch.Tensor, n: int, block_size: int = 204
         features (Tensor): (M, D) L2-normalised features, on any device.
         n (int): Rows to remove, ``n <= M``.
         block_size (int): Rows per block of the first pass. Defaults to 2048.
+        neighbours (tuple, optional): Every row's nearest neighbour (value, index), if
+            known (:class:`MinRedBuffer` keeps them across evictions). Defaults to None
+            (computed here).
+        return_neighbours (bool): Also return the surviving rows' nearest neighbours
+            among the survivors (removed rows: -10 and their last index). Defaults to
+            False.
 
     Returns:
-        Tensor: (n,) removed row positions, in removal order (on the CPU).
+        Tensor: (n,) removed row positions, in removal order (on the CPU); with
+        ``return_neighbours``, ``(removed, values, index)``.
     """
     m = len(features)
     if n > m:
         raise ValueError(f'cannot remove {n} of {m} samples.')
-    values, index = nearest_neighbours(features, block_size)
+    if neighbours is None:
+        values, index = nearest_neighbours(features, block_size)
+    else:
+        values, index = neighbours[0].clone(), neighbours[1].clone()
     alive = torch.ones(m, dtype=torch.bool, device=features.device)
     removed: List[int] = []
     tol = 8 * torch.finfo(features.dtype).eps
@@ -296,7 +380,8 @@ def min_redundancy_removal(features: torch.Tensor, n: int, block_size: int = 204
             sim[:, ~alive] = -10.0
             sim[torch.arange(len(rows), device=sim.device), rows] = -10.0
             values[rows], index[rows] = sim.max(1)
-    return torch.tensor(removed, dtype=torch.long)
+    removed = torch.tensor(removed, dtype=torch.long)
+    return (removed, values, index) if return_neighbours else removed
 
 
 def stream_buffer_stats(buffer: StreamBuffer, source_of=None) -> Dict[str, float]:

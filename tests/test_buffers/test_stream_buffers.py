@@ -115,6 +115,12 @@ def test_minred_buffer_follows_the_reference_through_a_stream():
             assert torch.allclose(ours.features[i].double(), b['feature'], atol=1e-6)
     # both policies evicted: MinRed keeps more distinct chunks than the 3 a FIFO would
     assert len(set((ours.indices // 16).tolist())) > 3
+    # the neighbours kept across evictions are those a fresh computation finds
+    from clbox.buffers.stream import nearest_neighbours
+    cands = ours.seen.nonzero().squeeze(1)
+    kept, _ = ours._refresh_neighbours(cands)
+    fresh, _ = nearest_neighbours(ours.features[cands])
+    assert torch.allclose(kept, fresh, atol=1e-12)
 
 
 def test_minred_never_evicts_unseen_samples_while_enough_were_seen():
