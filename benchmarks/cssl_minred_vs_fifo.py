@@ -19,6 +19,9 @@ the 10,000 test images), the kNN probe (k 20 on 10,000 training images, from res
 the buffer's distinct sources and MinRed's mean nearest-neighbour cosine at the end, and
 the training time. A randomly initialised encoder is probed once as the floor.
 
+Seeds can run in parallel processes (``--seeds 0 --out s0.json`` ...) and be reported
+together: ``--merge s0.json s1.json s2.json``.
+
 Usage: python benchmarks/cssl_minred_vs_fifo.py [--seeds 0 1 2]
        [--arms decorrelated sequential fifo minred] [--sources 4000] [--frames 16]
        [--data-root /usr/share/datasets/fashion-mnist] [--device cpu|cuda] [--out F.json]
@@ -121,8 +124,12 @@ def main():
     parser.add_argument('--updates', type=int, default=4)
     parser.add_argument('--data-root', default='/usr/share/datasets/fashion-mnist')
     parser.add_argument('--out', help='write every measurement as JSON here')
+    parser.add_argument('--merge', nargs='+', help='report the JSON outputs of earlier runs '
+                        '(e.g. one per seed) together instead of running')
     add_device_argument(parser)
     args = parser.parse_args()
+    if args.merge:
+        return merge(args.merge)
     device = check_device(args.device)
     import clbox
     clbox.init_scope()
@@ -136,9 +143,31 @@ def main():
             rows[arm].append(res)
             print(f'seed {seed} {arm:12s} ' + ' '.join(
                 f'{k}={v:.4g}' for k, v in res.items()), flush=True)
-    print(f'\n{args.sources} sources x {args.frames} frames, batch 64, buffer {args.buffer}, '
-          f'{args.updates} updates per batch / {args.updates} epochs, seeds {args.seeds}, '
-          f'device {device}')
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(dict(rows=rows, random_init=floor, args=vars(args)), f, indent=2)
+    report(rows, floor, vars(args))
+
+
+def merge(paths):
+    """One report of several runs' JSON outputs (their rows joined, seeds in file order)."""
+    rows, floors, seeds, args = {}, [], [], None
+    for path in paths:
+        with open(path) as f:
+            run = json.load(f)
+        floors.append(run['random_init'])
+        seeds += run['args']['seeds']
+        args = args or dict(run['args'])
+        for arm, results in run['rows'].items():
+            rows.setdefault(arm, []).extend(results)
+    report(rows, statistics.mean(floors), dict(args, seeds=seeds))
+
+
+def report(rows, floor, args):
+    """The table, the random-init floor and the paired differences per seed."""
+    print(f"\n{args['sources']} sources x {args['frames']} frames, batch 64, buffer "
+          f"{args['buffer']}, {args['updates']} updates per batch / {args['updates']} epochs, "
+          f"seeds {args['seeds']}, device {args['device']}")
     print('| arm | linear probe | kNN | distinct sources in buffer | buffer NN cos | train s |')
     print('|---|---|---|---|---|---|')
 
@@ -159,9 +188,6 @@ def main():
             diff = [x['linear'] - y['linear'] for x, y in zip(rows[a], rows[b])]
             print(f'linear probe {a} - {b} per seed: {[round(d, 2) for d in diff]} '
                   f'(mean {statistics.mean(diff):+.2f})')
-    if args.out:
-        with open(args.out, 'w') as f:
-            json.dump(dict(rows=rows, random_init=floor, args=vars(args)), f, indent=2)
 
 
 if __name__ == '__main__':
