@@ -1,7 +1,9 @@
 """Streams of experiences and the datasets they are cut from."""
+from clbox.compat.mmcv_hue import install_adjust_hue_fix
 from clbox.compat.mmengine_dataset import fix_subset_copy
 
 fix_subset_copy()  # mmengine's get_subset shares one deep-copy memo per process
+install_adjust_hue_fix()  # mmcv's adjust_hue raises under NumPy 2 for negative shifts
 from .avalanche import AvalancheExperienceDataset, AvalancheScenario
 from .base import BaseScenario, Experience, build_dataset, dataset_labels, subset
 from .embedded import ArrayDataset, Digits, FashionMNIST, MNIST
