@@ -17,7 +17,8 @@ probe config (``configs/cssl/probes/``)::
 Writes ``WORK_DIR/probe_results.json`` (one entry per checkpoint: its stream position,
 top-1, top-5, per-group top-1; with ``groups`` and several checkpoints, the continual
 protocol: accuracy at every checkpoint and the forgetting of each group,
-``clbox.evaluation.cssl_protocol``) and caches features in ``WORK_DIR/features/``.
+``clbox.evaluation.cssl_protocol``), plots top-1 along the stream in
+``WORK_DIR/probe_series.png`` and caches features in ``WORK_DIR/features/``.
 """
 import argparse
 import json

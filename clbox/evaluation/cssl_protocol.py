@@ -135,7 +135,8 @@ def probe_checkpoints(model_cfg: dict, probe: dict, checkpoints: Sequence[str],
 
     ``WORK_DIR/probe_results.json`` is rewritten atomically after every checkpoint, so an
     interrupted series keeps what it finished; features are cached per checkpoint and
-    split in ``WORK_DIR/features``.
+    split in ``WORK_DIR/features``; ``WORK_DIR/probe_series.png`` plots top-1 (and each
+    group's) along the stream.
 
     Args:
         model_cfg (dict): The training config's ``model`` (its buffer is not built).
@@ -202,6 +203,8 @@ def probe_checkpoints(model_cfg: dict, probe: dict, checkpoints: Sequence[str],
             accuracy=[entries[b]['top1'] for b in bounds], group_accuracy=accuracy,
             forgetting=relative_forgetting(accuracy, names))
         atomic_replace(out_file, lambda tmp: _dump(results, tmp))
+    from clbox.visualization.plots import plot_probe_series
+    plot_probe_series(results, osp.join(work_dir, 'probe_series.png'))
     return results
 
 

@@ -91,3 +91,33 @@ def _save(fig, path: str) -> None:
     """Write a PNG atomically (a reader sees the old image or the new one)."""
     from clbox.engine.checkpoint_io import atomic_replace
     atomic_replace(path, lambda tmp: fig.savefig(tmp, dpi=100, format='png'))
+
+
+def plot_probe_series(results: dict, path: str) -> None:
+    """Linear-probe top-1 along the stream (one point per checkpoint), with the top-1 of
+    each class group when there are groups (``tools/linear_probe.py``'s results).
+
+    Args:
+        results (dict): ``probe_results.json`` content: ``checkpoints`` with
+            ``stream_fraction`` (or None: plotted in checkpoint order), ``top1``, ``groups``.
+        path (str): PNG to write.
+    """
+    plt = _pyplot()
+    entries = results['checkpoints']
+    fractions = [e.get('stream_fraction') for e in entries]
+    x = [100 * f for f in fractions] if all(f is not None for f in fractions) \
+        else list(range(len(entries)))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name in (entries[0].get('groups') or {}):
+        ax.plot(x, [e['groups'][name] if e['groups'][name] is not None else np.nan
+                    for e in entries], lw=1, marker='.', alpha=0.7, label=name)
+    ax.plot(x, [e['top1'] for e in entries], 'k-o', lw=2, label='top-1 (all classes)')
+    ax.set_xlabel('stream position (% of updates)' if x and fractions[0] is not None
+                  else 'checkpoint')
+    ax.set_ylabel('linear probe top-1 (%)')
+    ax.set_title('Linear probe along the stream', fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)

@@ -177,6 +177,7 @@ def test_linear_probe_tool_on_a_checkpoint_series(tmp_path):
         expected = [100 * (ref - acc[group][t]) / ref for t in range(k + 1, 4)]
         assert all(math.isclose(a, b) for a, b in zip(res['protocol']['forgetting'][f'D{k}'],
                                                        expected))
+    assert (tmp_path / 'probe' / 'probe_series.png').stat().st_size > 1000
     cache = sorted(p.name for p in (tmp_path / 'probe' / 'features').iterdir())
     assert len(cache) == 8
     stamp = (tmp_path / 'probe' / 'features' / cache[0]).stat().st_mtime_ns
