@@ -2,29 +2,58 @@
 ``python tools/test.py CONFIG CHECKPOINT [--work-dir DIR]``.
 
 Prints the accuracy row (one score per test experience) and the metrics, and writes them
-to ``WORK_DIR/test_results.json``.
+to ``WORK_DIR/test_results.json``. ``--out FILE.json`` or ``--out FILE.csv`` also writes
+every test sample's prediction (experience, sample index, predicted class, label, scores;
+see ``clbox.evaluation.predictions.PredictionWriter``).
 """
 import argparse
 
 from _common import DictAction, build_runner, close_processes, load_config
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Evaluate a checkpoint on a test stream')
     parser.add_argument('config', help='config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='where test_results.json and logs go')
+    parser.add_argument('--out', default=None,
+                        help='also write the per-sample predictions of the test stream to '
+                        'this .json or .csv file (classification configs)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def main():
-    args = parse_args()
+def apply_out(cfg, out, launcher='none'):
+    """Wrap the config's ``test_evaluator`` in a ``PredictionWriter`` writing ``out``.
+
+    Raises:
+        ValueError: ``out`` is not a .json / .csv file, the run is distributed, or the
+            config has no ``test_evaluator``.
+    """
+    from clbox.evaluation.predictions import check_out_path
+    check_out_path(out)  # before the checkpoint is loaded
+    if launcher != 'none':
+        raise ValueError('--out collects predictions in one process: run tools/test.py '
+                         'without --launcher (the test stream is small enough).')
+    if cfg.get('test_evaluator') is None:
+        raise ValueError(f'--out needs a test_evaluator in the config "{cfg.filename}".')
+    cfg.test_evaluator = dict(type='PredictionWriter', evaluator=cfg.test_evaluator,
+                              out=out)
+    return cfg
+
+
+def main(argv=None):
+    args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options, args.work_dir)
+    if args.out:
+        try:
+            apply_out(cfg, args.out, args.launcher)
+        except (ValueError, FileNotFoundError) as e:
+            raise SystemExit(f'tools/test.py: {e}')
     cfg.launcher = args.launcher
     cfg.load_from, cfg.resume = args.checkpoint, False
     # only what testing needs: no training loop, optimizer or schedules

@@ -19,13 +19,45 @@ def parse_args():
     parser.add_argument('--seed', type=int, default=None, help='random seed')
     parser.add_argument('--deterministic', action='store_true',
                         help='deterministic cuDNN/torch algorithms')
-    parser.add_argument('--amp', action='store_true', help='mixed precision training')
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed precision training: float16 autocast with dynamic loss '
+                        'scaling on a GPU, bfloat16 autocast on CPU')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys, e.g. train_cfg.max_epochs=1')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher (torchrun uses pytorch)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     return parser.parse_args()
+
+
+def apply_amp(cfg, device=None):
+    """Switch ``optim_wrapper`` to mixed precision for ``device``.
+
+    On a GPU (or NPU/MLU/MUSA) mmengine's ``AmpOptimWrapper`` with float16 and dynamic loss
+    scaling. mmengine's ``AmpOptimWrapper`` asserts that an accelerator is present (even
+    with ``dtype='bfloat16'``), so on CPU the wrapper becomes
+    :class:`clbox.engine.amp.CPUBF16OptimWrapper` (the config's other keys, e.g.
+    ``clip_grad``, kept): the forward pass under bfloat16 autocast, no loss scaling.
+
+    Args:
+        cfg (Config): The config (changed in place).
+        device (str, optional): 'cpu', 'cuda', ...; mmengine's ``get_device()`` when None.
+
+    Returns:
+        Config: ``cfg``.
+    """
+    if device is None:
+        from mmengine.device import get_device
+        device = get_device()
+    if device == 'cpu':
+        cfg.optim_wrapper.type = 'CPUBF16OptimWrapper'
+        for key in ('loss_scale', 'dtype', 'use_fsdp'):  # AmpOptimWrapper-only arguments
+            cfg.optim_wrapper.pop(key, None)
+    else:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        cfg.optim_wrapper.setdefault('dtype', 'float16')
+    return cfg
 
 
 def apply_args(cfg, args):
@@ -39,8 +71,7 @@ def apply_args(cfg, args):
                                                                             False)
         cfg.randomness = randomness
     if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        apply_amp(cfg)
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:

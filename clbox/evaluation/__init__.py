@@ -10,3 +10,4 @@ from .clear import clear_metrics  # noqa: E402
 __all__ += ['clear_metrics']
 from .segmentation import SegStreamEvaluator  # noqa: E402,F401
 from .knn import KNNStreamEvaluator  # noqa: E402,F401
+from .predictions import PredictionWriter  # noqa: E402,F401
