@@ -15,10 +15,12 @@ slow ``import clbox``).
 """
 from .mmcv_hue import install_adjust_hue_fix
 from .mmcv_ops import install_mmcv_ops_fallback
+from .noise import filter_import_warnings
 from .torch_load import register_checkpoint_safe_globals
 
 install_mmcv_ops_fallback()
 register_checkpoint_safe_globals()
+filter_import_warnings()  # mmcv-lite's missing-op warning (clbox.compat.noise)
 
 __all__ = ['install_mmcv_ops_fallback', 'register_checkpoint_safe_globals',
            'install_adjust_hue_fix']

@@ -97,6 +97,12 @@ class ContinualRunner(Runner):
         self._loaded_meta: Optional[dict] = None
         super().__init__(*args, **kwargs)
 
+    def build_logger(self, *args, **kwargs):
+        """mmengine's logger, without the third-party deprecation lines no user can act
+        on (:mod:`clbox.compat.noise`)."""
+        from clbox.compat.noise import quiet_logger
+        return quiet_logger(super().build_logger(*args, **kwargs))
+
     def build_message_hub(self, message_hub=None):
         """mmengine's message hub, with O(1) scalar appends
         (:mod:`clbox.engine.message_hub`)."""

@@ -45,3 +45,29 @@ def test_mmpretrain_color_jitter_with_hue_runs():
     with pytest.raises(ValueError, match='hue_factor'):
         import mmcv
         mmcv.adjust_hue(img, 0.7)
+
+
+def test_third_party_deprecation_noise_is_filtered(tmp_path, capsys):
+    """A run's log has no FileClient / HardDiskBackend deprecation lines (mmengine's own
+    hooks cause them), while clbox's and other warnings still show."""
+    import glob
+    import logging
+    import os.path as osp
+
+    from mmengine.config import Config
+    from mmengine.logging import MMLogger, print_log
+
+    from helpers import ROOT, build_runner
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/er/er_resnet18_1xb32-5e_digits-5exp.py'))
+    cfg.work_dir = str(tmp_path)
+    runner = build_runner(cfg)
+    print_log('"FileClient" will be deprecated in future. Please use io functions',
+              logger='current', level=logging.WARNING)
+    print_log('a warning clbox users should see', logger='current', level=logging.WARNING)
+    assert MMLogger.get_current_instance() is runner.logger
+    for handler in runner.logger.handlers:
+        handler.flush()
+    text = ''.join(open(p).read() for p in glob.glob(str(tmp_path / '*' / '*.log')))
+    text += capsys.readouterr().out
+    assert 'will be deprecated' not in text and 'is the alias of' not in text
+    assert 'a warning clbox users should see' in text
