@@ -1,4 +1,5 @@
 """The continual runner: mmengine's Runner plus a scenario and continual checkpoints."""
+import copy
 import functools
 import glob
 import os
@@ -204,6 +205,16 @@ class ContinualRunner(Runner):
         and buffers, which every rank already shares."""
         if self.distributed:
             self.model = self._ddp(unwrap(self.model))
+
+    def build_model(self, model):
+        """mmengine's ``build_model``; a method's ``buffer`` config without a ``seed`` gets
+        the run's (``randomness.seed`` / ``--seed``), so the replay memory's draws follow
+        the seed as the rest of the run does. An explicit ``buffer.seed`` is kept."""
+        if isinstance(model, dict) and isinstance(model.get('buffer'), dict) \
+                and 'seed' not in model['buffer'] and self.seed is not None:
+            model = copy.deepcopy(model)
+            model['buffer']['seed'] = int(self.seed)
+        return super().build_model(model)
 
     def _init_model_weights(self) -> None:
         """mmengine's initialisation, broadcasting tensors only (a method's extra state,

@@ -157,3 +157,20 @@ def test_configure_optimizer_runs_at_every_experience_start(tmp_path):
     for i in (0, 1):
         groups = torch.load(tmp_path / f'experience_{i}.pth')['optimizer']['param_groups']
         assert groups[0]['lr'] == pytest.approx(0.01 * (i + 1))
+
+
+def test_the_run_seed_reaches_the_buffer(tmp_path):
+    """``--seed`` / ``randomness.seed`` seeds the replay buffer's draws unless the buffer
+    config names its own seed."""
+    method = dict(type='ER', buffer=dict(type='ReservoirBuffer', size=20))
+
+    def first_draws(run_seed, **buffer):
+        cfg = tiny_cfg(tmp_path / f'{run_seed}-{len(buffer)}', dict(method, buffer=dict(
+            method['buffer'], **buffer)), randomness=dict(seed=run_seed))
+        runner = build_runner(cfg)
+        return torch.randint(1000, (8,), generator=runner.model.buffer.generator).tolist()
+
+    expected = {s: torch.randint(1000, (8,), generator=torch.Generator().manual_seed(s)).tolist()
+                for s in (0, 5, 7)}
+    assert first_draws(5) == expected[5] and first_draws(7) == expected[7]
+    assert first_draws(5, seed=0) == expected[0]        # an explicit buffer seed is kept
