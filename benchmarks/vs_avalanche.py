@@ -17,7 +17,7 @@ evaluated (batch 256) after every experience. Methods, the same in both librarie
   penalty is lambda / 2 * sum F (w - w*)^2, Avalanche's lambda * sum F (w - w*)^2);
   empirical Fisher from squared mini-batch gradients (batch 64) after each experience;
 * ``joint``: one epoch on the union of the 5 experiences (Avalanche's ``JointTraining``;
-  clbox's ``Joint`` with ``train_cfg.experiences=[4]``), evaluated once.
+  clbox's ``Joint(mode='all')``), evaluated once.
 
 clbox runs the configs ``configs/{naive,er,lwf,ewc,joint}/*_mlp_1xb64-1e_fashion-mnist-5exp.py``
 as written (the benchmark sets the seed, the work dir and ``data_root`` only; default

@@ -1,4 +1,6 @@
 """Joint training, the upper bound."""
+from typing import List
+
 from torch.utils.data import ConcatDataset
 
 from clbox.registry import MODELS
@@ -7,14 +9,33 @@ from .base import ContinualAlgorithm
 
 @MODELS.register_module()
 class Joint(ContinualAlgorithm):
-    """Joint (cumulative) training: at experience ``i`` train on the union of experiences
-    ``0..i``. The last row of its accuracy matrix is the joint-training upper bound on the
-    whole stream; earlier rows are the upper bound at each point of the stream (Avalanche's
-    ``Cumulative``; with one experience it is Avalanche's ``JointTraining``).
+    """Joint training on the union of experiences.
 
-    Args: as :class:`~clbox.algorithms.base.ContinualAlgorithm`.
+    * ``mode='cumulative'`` (default): at experience ``i`` train on the union of
+      experiences ``0..i`` (Avalanche's ``Cumulative``). The last row of the accuracy
+      matrix is the joint-training upper bound on the whole stream; earlier rows are the
+      upper bound at each point of the stream.
+    * ``mode='all'``: train once, on the union of every experience of the stream, and
+      evaluate once (Avalanche's ``JointTraining``): the loop trains only the last
+      experience of ``train_cfg.experiences`` and the matrix has one row.
+
+    Args:
+        mode (str): 'cumulative' or 'all'. Defaults to 'cumulative'.
+        **kwargs: As :class:`~clbox.algorithms.base.ContinualAlgorithm`.
     """
 
+    def __init__(self, *args, mode: str = 'cumulative', **kwargs):
+        if mode not in ('cumulative', 'all'):
+            raise ValueError(f"Joint: mode must be 'cumulative' (Avalanche's Cumulative) or "
+                             f"'all' (Avalanche's JointTraining), got {mode!r}.")
+        super().__init__(*args, **kwargs)
+        self.mode = mode
+
+    def select_experiences(self, indices: List[int]) -> List[int]:
+        """With ``mode='all'`` only the last experience is trained (on everything)."""
+        return indices[-1:] if self.mode == 'all' else indices
+
     def train_dataset(self, experience, stream):
-        seen = [e.dataset for e in stream[:experience.index + 1]]
+        end = len(stream) if self.mode == 'all' else experience.index + 1
+        seen = [e.dataset for e in stream[:end]]
         return seen[0] if len(seen) == 1 else ConcatDataset(seen)

@@ -56,3 +56,20 @@ def test_method_trains_two_experiences(tmp_path, name):
         # it learned its first experience (chance is 20% over 5 classes)
         assert matrix[0][0] > 50
     assert runner.model.seen_classes  # after_experience ran
+
+
+def test_joint_modes(tmp_path):
+    """'cumulative' (Avalanche's Cumulative) trains every experience on the union so far;
+    'all' (Avalanche's JointTraining) trains once on the whole stream."""
+    from helpers import build_runner, results, tiny_cfg
+    runner = build_runner(tiny_cfg(tmp_path / 'all', dict(type='Joint', mode='all')))
+    assert runner.train_loop.experiences == [2]
+    train = runner.train_loop.algorithm.train_dataset(
+        runner.scenario.train_stream[2], runner.scenario.train_stream)
+    assert len(train) == sum(len(e.dataset) for e in runner.scenario.train_stream)
+    runner.train()
+    assert len(results(tmp_path / 'all')['accuracy_matrix']) == 1
+    cumulative = build_runner(tiny_cfg(tmp_path / 'cum', dict(type='Joint')))
+    assert cumulative.train_loop.experiences == [0, 1, 2]
+    with pytest.raises(ValueError, match="JointTraining"):
+        build_runner(tiny_cfg(tmp_path / 'bad', dict(type='Joint', mode='joint')))

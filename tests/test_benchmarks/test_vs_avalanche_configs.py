@@ -66,7 +66,7 @@ def test_the_configs_hold_the_benchmark_workload():
     ewc = Config.fromfile(CONFIGS['ewc']).model
     assert ewc.ewc_lambda == 200.0 and ewc.mode == 'separate'  # Avalanche's lambda 100
     joint = Config.fromfile(CONFIGS['joint'])
-    assert joint.model.type == 'Joint' and joint.train_cfg.experiences == [4]
+    assert joint.model.type == 'Joint' and joint.model.mode == 'all'
 
 
 @pytest.mark.parametrize('method', list(CONFIGS))

@@ -58,6 +58,10 @@ class ExperienceBasedTrainLoop(BaseLoop):
         if bad:
             raise ValueError(f'train_cfg.experiences {bad} outside the stream of '
                              f'{len(stream)} experiences.')
+        # a method may train fewer (Joint(mode='all') trains once, on everything)
+        select = getattr(self.algorithm, 'select_experiences', None)
+        if select is not None:
+            self.experiences = list(select(self.experiences))
         # position (the checkpointed state)
         self._experience_pos = 0      # index into self.experiences
         self._epoch_in_exp = 0
