@@ -13,8 +13,9 @@ evaluated (batch 256) after every experience. Methods, the same in both librarie
   (Avalanche's ``ReplayPlugin(mem_size=200)`` default ``ExperienceBalancedBuffer``), 64
   replayed samples with every batch of 64;
 * ``lwf``: distillation of the previous model on the classes seen so far, alpha 1, T 2;
-* ``ewc``: separate EWC, Avalanche ``ewc_lambda=100`` = clbox ``ewc_lambda=200`` (clbox's
-  penalty is lambda / 2 * sum F (w - w*)^2, Avalanche's lambda * sum F (w - w*)^2);
+* ``ewc``: separate EWC, ``ewc_lambda=100`` in both (clbox's config sets
+  ``lambda_convention='avalanche'``: lambda * sum F (w - w*)^2, Avalanche's penalty;
+  clbox's default is the paper's lambda / 2);
   empirical Fisher from squared mini-batch gradients (batch 64) after each experience;
 * ``joint``: one epoch on the union of the 5 experiences (Avalanche's ``JointTraining``;
   clbox's ``Joint(mode='all')``), evaluated once.
@@ -71,7 +72,7 @@ from clbox.registry import HOOKS
 METHODS = ('naive', 'er', 'lwf', 'ewc', 'joint')
 CONFIGS = {m: f'configs/{m}/{m}_mlp_1xb64-1e_fashion-mnist-5exp.py' for m in METHODS}
 DATA_ROOT = '/usr/share/datasets/fashion-mnist'
-#: Avalanche's EWC lambda; clbox's config has twice this value (its penalty has the 1/2).
+#: Avalanche's EWC lambda (clbox's config: the same with lambda_convention='avalanche').
 AVALANCHE_EWC_LAMBDA = 100.0
 TARGET_ACC_GAP, TARGET_TIME_RATIO = 0.03, 0.5
 

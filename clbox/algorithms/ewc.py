@@ -28,13 +28,22 @@ class EWC(ContinualAlgorithm):
         mode (str): 'separate' (one penalty per past experience) or 'online'.
             Defaults to 'separate'.
         decay_factor (float): gamma of online EWC. Defaults to 1.0.
+        lambda_convention (str): 'paper' (default): the penalty is ``lambda / 2 * sum F
+            (theta - theta*)^2``, the paper's eq. 3; 'avalanche': ``lambda * sum F (theta -
+            theta*)^2``, Avalanche's ``EWCPlugin`` (so its ``ewc_lambda`` values carry
+            over unchanged; with 'paper' use twice Avalanche's value).
     """
 
     def __init__(self, model, ewc_lambda: float = 100.0, mode: str = 'separate',
-                 decay_factor: float = 1.0, **kwargs):
+                 decay_factor: float = 1.0, lambda_convention: str = 'paper', **kwargs):
         super().__init__(model, **kwargs)
         if mode not in ('separate', 'online'):
             raise ValueError(f"EWC mode must be 'separate' or 'online', got {mode!r}.")
+        if lambda_convention not in ('paper', 'avalanche'):
+            raise ValueError(f"EWC lambda_convention must be 'paper' (lambda / 2, the "
+                             f"paper's) or 'avalanche' (lambda, Avalanche's EWCPlugin), got "
+                             f'{lambda_convention!r}.')
+        self.penalty_scale = 0.5 if lambda_convention == 'paper' else 1.0
         self.ewc_lambda = ewc_lambda
         self.mode = mode
         self.decay_factor = decay_factor
@@ -52,7 +61,7 @@ class EWC(ContinualAlgorithm):
                           for item in self.penalties
                           for fisher, anchor in [(item['fisher'], item['anchor'])]
                           for n in fisher if n in params)
-            losses['loss_ewc'] = 0.5 * self.ewc_lambda * penalty
+            losses['loss_ewc'] = self.penalty_scale * self.ewc_lambda * penalty
         return losses
 
     def after_experience(self, experience, dataloader):

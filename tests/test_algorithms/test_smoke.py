@@ -73,3 +73,26 @@ def test_joint_modes(tmp_path):
     assert cumulative.train_loop.experiences == [0, 1, 2]
     with pytest.raises(ValueError, match="JointTraining"):
         build_runner(tiny_cfg(tmp_path / 'bad', dict(type='Joint', mode='joint')))
+
+
+@pytest.mark.parametrize('convention,scale', [('paper', 0.5), ('avalanche', 1.0)])
+def test_ewc_penalty_conventions(tmp_path, convention, scale):
+    """loss_ewc = scale * lambda * sum_k F_k (theta - theta_k*)^2: the paper's lambda / 2
+    (Kirkpatrick et al., eq. 3) or Avalanche's EWCPlugin lambda."""
+    import torch
+    from helpers import build_runner, tiny_cfg
+    runner = build_runner(tiny_cfg(tmp_path, dict(type='EWC', ewc_lambda=3.0,
+                                                  lambda_convention=convention)))
+    ewc = runner.model
+    g = torch.Generator().manual_seed(0)
+    params = {n: p for n, p in ewc.model.named_parameters() if p.requires_grad}
+    ewc.penalties = [dict(fisher={n: torch.rand(p.shape, generator=g) for n, p in params.items()},
+                          anchor={n: p.detach() + 0.1 * torch.randn(p.shape, generator=g)
+                                  for n, p in params.items()}) for _ in range(2)]
+    expected = scale * 3.0 * sum((item['fisher'][n] * (p - item['anchor'][n]) ** 2).sum()
+                                 for item in ewc.penalties for n, p in params.items())
+    data = ewc.preprocess(next(iter(runner.train_loop.dataloader)), True)
+    loss = ewc.loss(data['inputs'], data['data_samples'])['loss_ewc']
+    assert torch.allclose(loss, expected, rtol=1e-5)
+    with pytest.raises(ValueError, match='lambda_convention'):
+        build_runner(tiny_cfg(tmp_path / 'bad', dict(type='EWC', lambda_convention='x')))

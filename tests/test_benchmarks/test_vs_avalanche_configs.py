@@ -64,7 +64,7 @@ def test_the_configs_hold_the_benchmark_workload():
     lwf = Config.fromfile(CONFIGS['lwf']).model
     assert lwf.alpha == 1.0 and lwf.distill.temperature == 2.0
     ewc = Config.fromfile(CONFIGS['ewc']).model
-    assert ewc.ewc_lambda == 200.0 and ewc.mode == 'separate'  # Avalanche's lambda 100
+    assert (ewc.ewc_lambda, ewc.lambda_convention, ewc.mode) == (100.0, 'avalanche', 'separate')
     joint = Config.fromfile(CONFIGS['joint'])
     assert joint.model.type == 'Joint' and joint.model.mode == 'all'
 
