@@ -25,3 +25,4 @@ from .stream_sampler import ChunkSampler  # noqa: E402,F401
 from .ssl_streams import ImageListStream, KineticsFrames, MemmapImageList  # noqa: E402,F401
 from .pseudo_video import PseudoVideoStream  # noqa: E402,F401
 from .cssl_streams import ClassSequentialStream, ContinualSplitStream, EpochChunkSampler, SelfSupStream  # noqa: E402,F401,E501
+from .soda10m import SODA10M  # noqa: E402,F401
