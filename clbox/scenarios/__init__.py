@@ -26,3 +26,4 @@ from .ssl_streams import ImageListStream, KineticsFrames, MemmapImageList  # noq
 from .pseudo_video import PseudoVideoStream  # noqa: E402,F401
 from .cssl_streams import ClassSequentialStream, ContinualSplitStream, EpochChunkSampler, SelfSupStream  # noqa: E402,F401,E501
 from .soda10m import SODA10M  # noqa: E402,F401
+from .sslad import SSLAD3A  # noqa: E402,F401

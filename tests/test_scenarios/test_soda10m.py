@@ -147,3 +147,75 @@ def test_reader_errors_name_the_file(tmp_path):
         json.dump(data, f)
     with pytest.raises(ValueError, match='exactly two numbers'):
         SODA10M(data_root=str(root), split='val')
+
+
+def _write_stream_fixture(root):
+    """Small images (the crop is shifted into 1920 x 1080, so the files are full size but
+    few): val objects for the 6 tasks and for V1, train objects for V2 and others."""
+    from clbox.scenarios.sslad import TASKS
+    rng = np.random.RandomState(2)
+    array = rng.randint(0, 256, (1080, 1920, 3)).astype(np.uint8)
+    for split in ('val', 'train'):
+        os.makedirs(root / split, exist_ok=True)
+        Image.fromarray(array).save(root / split / 'frame.jpg', quality=90)
+    os.makedirs(root / 'annotations', exist_ok=True)
+    box = dict(bbox=[300, 300, 60, 50], area=3000, occluded=1)
+
+    def image(i, date, time, period, video=1, seq=1):
+        return dict(id=i, file_name='frame.jpg', file_name_old=f'v_{video}_s_{seq}.jpg',
+                    date=date, time=time, period=period, weather='Clear', city='Shanghai',
+                    location='Citystreet')
+    val_images, val_anns = [], []
+    for k, (date, period) in enumerate(TASKS):
+        # two images per task, the later one listed first: the stream reorders them
+        val_images += [image(10 * k + 1, date, '120000', period, video=2),
+                       image(10 * k + 2, date, '110000', period, video=1)]
+        val_anns += [dict(id=100 * k + 1, image_id=10 * k + 1, category_id=1 + k % 6, **box),
+                     dict(id=100 * k + 2, image_id=10 * k + 2, category_id=3, **box)]
+    val_images += [image(900, '20191120', '120000', 'Night'),    # not V1: date 20191120
+                   image(901, '20191121', '100000', 'Daytime'),  # V1
+                   image(902, '20191201', '100000', 'Daytime')]  # V1
+    val_anns += [dict(id=9000 + i, image_id=900 + i, category_id=4, **box) for i in range(3)]
+    train_images = [image(1, '20181015', '152030', 'Daytime'), image(2, '20181015', '101010',
+                                                                     'Daytime'),
+                    image(3, '20181016', '160000', 'Daytime')]
+    train_anns = [dict(id=1, image_id=1, category_id=2, **box),    # V2: cyclist at 152030
+                  dict(id=2, image_id=2, category_id=2, **box),    # not V2: other time
+                  dict(id=3, image_id=3, category_id=6, **box),    # V2: tricycle
+                  dict(id=4, image_id=3, category_id=3, **box)]    # not V2
+    for split, images, anns in (('val', val_images, val_anns),
+                                ('train', train_images, train_anns)):
+        with open(root / 'annotations' / f'instance_{split}.json', 'w') as f:
+            json.dump(dict(images=images, annotations=anns), f)
+
+
+def test_sslad3a_tasks_order_and_validation_sets(tmp_path):
+    from clbox.scenarios.sslad import SSLAD3A
+    root = tmp_path / 'labeled'
+    _write_stream_fixture(root)
+    scenario = SSLAD3A(data_root=str(root))
+    assert len(scenario.train_stream) == 6 and scenario.num_classes == 7
+    for k, exp in enumerate(scenario.train_stream):
+        # time order: the 11:00 image (listed second) comes first
+        assert [exp.dataset.get_data_info(i)['obj_id'] for i in range(len(exp))] == \
+            [100 * k + 2, 100 * k + 1]
+    # 20191120 Night is outside task 5 (20191120 Daytime) but its date is excluded from V1
+    test = scenario.test_stream[0]
+    assert test.meta == dict(v1=2, v2=2) and len(test.dataset) == 4
+    labels = [test.dataset[i]['gt_label'] for i in range(4)]   # no pipeline: the info
+    assert sorted(labels) == [2, 4, 4, 6]
+    assert (scenario.batch_size, scenario.shuffle, scenario.boundaries) == (10, False, 'given')
+    with pytest.raises(ValueError, match='at most 10'):
+        SSLAD3A(data_root=str(root), batch_size=16)
+
+
+def test_challenge_rules_are_enforced():
+    from clbox.buffers import ReservoirBuffer
+    from clbox.engine.loops.online import check_rules
+    from clbox.scenarios.sslad import SSLAD3A
+    scenario = SSLAD3A.__new__(SSLAD3A)
+    check_rules(scenario, 10, ReservoirBuffer(size=1000))
+    with pytest.raises(ValueError, match='model.buffer.size to 1000'):
+        check_rules(scenario, 10, ReservoirBuffer(size=1001))
+    with pytest.raises(ValueError, match='at most 10'):
+        check_rules(scenario, 11, None)

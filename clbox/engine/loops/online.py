@@ -63,6 +63,7 @@ class OnlineTrainLoop(ExperienceBasedTrainLoop):
         self._pass_position = None   # a callable giving the current pass's position
         self._max_iters_cache = None
         super().__init__(runner, dataloader, **kwargs)
+        check_rules(scenario, self.stream_batch_size, getattr(self.algorithm, 'buffer', None))
 
     @property
     def buffered(self) -> bool:
@@ -197,6 +198,28 @@ class OnlineTrainLoop(ExperienceBasedTrainLoop):
             self.after_stream_step()
         self._pass_position = None
         self.end_epoch()
+
+
+def check_rules(scenario, batch_size: int, buffer) -> None:
+    """A scenario's ``rules`` (a challenge's limits, e.g. SSLAD Track 3A's
+    ``max_batch_size`` 10 and ``max_memory`` 1,000 samples), checked before training.
+
+    Raises:
+        ValueError: Naming the rule, the value and the config key to change.
+    """
+    rules = getattr(scenario, 'rules', None) or {}
+    name = type(scenario).__name__
+    limit = rules.get('max_batch_size')
+    if limit is not None and batch_size > limit:
+        raise ValueError(f'{name} allows incoming batches of at most {limit} samples; this '
+                         f'run streams {batch_size}. Set scenario.batch_size (or '
+                         f'train_cfg.batch_size) to {limit} or less.')
+    limit = rules.get('max_memory')
+    size = getattr(buffer, 'total_size', None) if buffer is not None else None
+    if limit is not None and size is not None and size > limit:
+        raise ValueError(f'{name} allows a replay memory of at most {limit} samples; the '
+                         f'method\'s {type(buffer).__name__} holds {size}. Set '
+                         f'model.buffer.size to {limit} or less.')
 
 
 class _IndexLists:
