@@ -27,3 +27,45 @@ def test_undefined_metrics_are_left_out():
 def test_amca_is_mean_of_mean_class_accuracies():
     history = [dict(metrics=dict(mean_class_accuracy=v)) for v in (30.0, 50.0, 70.0)]
     assert summarize(R, B, history)['amca'] == pytest.approx(50.0)
+
+
+def test_mean_class_accuracy_is_sslad_amca_per_point():
+    """SSLAD Track 3A (Avalanche's StreamClassAccuracy, ../shared/specs/sslad-3a.md sec. 2):
+    per evaluation point, the unweighted mean over the classes present in the pooled test
+    set of the share of each class's samples whose argmax over the 7 logits is the class;
+    AMCA the mean of those over the points."""
+    import numpy as np
+    import torch
+
+    from clbox.evaluation import ClsStreamEvaluator
+
+    class _Scores:
+        def __init__(self, scores, labels):
+            self.scores, self.labels = scores, labels
+
+        def predict_scores(self, data):
+            return self.scores[data], self.labels[data]
+
+    g = torch.Generator().manual_seed(0)
+    mcas = []
+    for point in range(6):
+        labels = torch.randint(1, 7, (300,), generator=g)
+        labels[labels == 5] = 4                       # class 5 absent: not averaged
+        scores = torch.randn(300, 7, generator=g)
+        scores[torch.arange(300), labels] += 0.5 * point   # later points: better
+        ev = ClsStreamEvaluator(topk=(1,))
+        ev.reset(1, 7)
+        for batch in torch.arange(300).split(64):      # batches of the pooled V1 + V2
+            ev.process(_Scores(scores, labels), batch, 0)
+        out = ev.compute()
+        pred = scores.argmax(1)
+        present = sorted(set(labels.tolist()))
+        expected = np.mean([float((pred[labels == c] == c).float().mean()) for c in present])
+        assert out['metrics']['mean_class_accuracy'] == pytest.approx(100 * expected)
+        per_class = out['details']['per_class_accuracy']
+        assert np.isnan(per_class[0]) and np.isnan(per_class[5])
+        mcas.append(out['metrics']['mean_class_accuracy'])
+    history = [dict(metrics=dict(mean_class_accuracy=m)) for m in mcas]
+    summary = summarize([[0.0]] * 6, None, history)
+    assert summary['amca'] == pytest.approx(np.mean(mcas))
+    assert summary['last_mean_class_accuracy'] == mcas[-1]
