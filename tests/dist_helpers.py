@@ -185,8 +185,12 @@ def _rank_main(rank, world_size, port, queue, fn, args):
     try:
         import clbox
         clbox.init_scope()
-        dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
-                                world_size=world_size)
+        try:
+            dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
+                                    world_size=world_size)
+        except RuntimeError as e:   # the rendezvous, before any test code ran
+            queue.put((rank, None, f'{_INIT_FAILED}{e}'))
+            return
         # plain pickle bytes: the queue's own pickler would share tensors through file
         # descriptors that vanish when this process exits before the parent reads them
         import pickle
@@ -199,15 +203,35 @@ def _rank_main(rank, world_size, port, queue, fn, args):
             dist.destroy_process_group()
 
 
-def run_in_ranks(fn, *args, world_size: int = 2, timeout: float = 120):
+_INIT_FAILED = 'process group init failed: '
+
+
+def run_in_ranks(fn, *args, world_size: int = 2, timeout: float = 120, attempts: int = 3):
     """Run ``fn(rank, world_size, *args)`` in ``world_size`` fresh (spawned) processes
     joined by a gloo process group on the loopback; returns their return values in rank
     order.
 
     ``fn`` must be a module-level function of a test module, and its arguments and
     results must pickle. Spawned, not forked: pytest-xdist workers run threads. A process
-    that dies without reporting fails the call at once with its exit code.
+    that dies without reporting fails the call at once with its exit code. Only a failed
+    rendezvous (gloo's "connectFullMesh failed ... Connection closed by peer" when another
+    test's processes took the free port between its choice and its use) is retried, with a
+    new port, up to ``attempts`` times; a failure of ``fn`` never is.
     """
+    for attempt in range(attempts):
+        try:
+            return _run_in_ranks_once(fn, args, world_size, timeout)
+        except _RendezvousFailed:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError('unreachable')
+
+
+class _RendezvousFailed(AssertionError):
+    """The ranks could not form their process group (no test code ran)."""
+
+
+def _run_in_ranks_once(fn, args, world_size: int, timeout: float):
     import multiprocessing as mp
     import queue as queue_module
     import time
@@ -234,6 +258,10 @@ def run_in_ranks(fn, *args, world_size: int = 2, timeout: float = 120):
                     raise AssertionError(f'ranks {sorted(set(range(world_size)) - set(results))} '
                                          f'did not finish in {timeout} s') from None
                 continue
+            if error and error.startswith(_INIT_FAILED):
+                for p in procs:     # the others wait in the rendezvous: stop them now
+                    p.kill()
+                raise _RendezvousFailed(f'rank {rank}: {error}')
             if error:
                 raise AssertionError(f'rank {rank} failed:\n{error}')
             import pickle
