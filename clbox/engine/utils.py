@@ -52,8 +52,7 @@ def build_loader(cfg: dict, dataset, seed: int, shuffle: Optional[bool] = None,
         persistent (bool): Default of ``persistent_workers`` when the config does not say.
             Defaults to True.
     """
-    from clbox.scenarios.batched import (BatchFetchLoader, BatchFetchView, PackedAwareCollate,
-                                         can_fetch_batches)
+    from clbox.scenarios.batched import BatchFetchLoader, PackedAwareCollate
     cfg = {k: v for k, v in cfg.items() if k != 'dataset'}
     sampler_cfg = dict(cfg.pop('sampler', None) or dict(type='DefaultSampler', shuffle=True))
     if shuffle is not None:
@@ -62,17 +61,7 @@ def build_loader(cfg: dict, dataset, seed: int, shuffle: Optional[bool] = None,
     if not pad and sampler_cfg.get('type') == 'DefaultSampler':
         sampler_cfg['round_up'] = False
     sampler = DATA_SAMPLERS.build(sampler_cfg, default_args=dict(dataset=dataset))
-    collate_cfg = dict(cfg.pop('collate_fn', None) or dict(type='pseudo_collate'))
-    collate_fn = FUNCTIONS.get(collate_cfg.pop('type'))
-    if collate_cfg:
-        collate_fn = partial(collate_fn, **collate_cfg)
-    batched = bool(cfg.pop('batch_fetch', True)) and can_fetch_batches(dataset)
-    if batched:
-        dataset = BatchFetchView(dataset)
-    num_workers = loader_workers(cfg.pop('num_workers', 'auto'), batched)
-    pin_memory = cfg.pop('pin_memory', 'auto')
-    pin_memory = torch.cuda.is_available() if pin_memory == 'auto' \
-        else bool(pin_memory) and torch.cuda.is_available()
+    dataset, collate_fn, batched, num_workers, pin_memory = _loader_parts(cfg, dataset)
     persistent_workers = cfg.pop('persistent_workers', persistent) and num_workers > 0
     cfg.pop('batch_sampler', None)
     init_fn = partial(worker_init_fn, num_workers=num_workers, rank=get_rank(), seed=seed) \
@@ -89,9 +78,26 @@ def build_batch_loader(cfg: dict, dataset, batch_sampler, seed: int) -> DataLoad
     """A DataLoader over ``dataset`` whose batches of indices come from ``batch_sampler``
     (e.g. a buffer's update schedule), with the config's collate function, workers and
     pinning (see :func:`build_loader`; the config's ``sampler`` does not apply)."""
-    from clbox.scenarios.batched import BatchFetchView, PackedAwareCollate, can_fetch_batches
+    from clbox.scenarios.batched import PackedAwareCollate
     cfg = {k: v for k, v in cfg.items() if k not in ('dataset', 'sampler', 'batch_size',
                                                      'batch_sampler', 'shuffle')}
+    dataset, collate_fn, _, num_workers, pin_memory = _loader_parts(cfg, dataset)
+    cfg.pop('persistent_workers', None)  # one pass: the workers live as long as the loader
+    init_fn = partial(worker_init_fn, num_workers=num_workers, rank=get_rank(), seed=seed) \
+        if num_workers > 0 else None
+    # its own generator: creating the iterator draws no number from the global RNG, so
+    # a pass resumed from a mid-pass checkpoint continues the saved RNG stream exactly
+    generator = torch.Generator().manual_seed(int(seed) + get_rank())
+    return DataLoader(dataset, batch_sampler=batch_sampler, num_workers=num_workers,
+                      collate_fn=PackedAwareCollate(collate_fn), worker_init_fn=init_fn,
+                      pin_memory=pin_memory, generator=generator, **cfg)
+
+
+def _loader_parts(cfg: dict, dataset):
+    """What both loader builders take from a config (popping the keys from ``cfg``): the
+    dataset (a batch-fetch view when it can be fetched a batch at a time), the collate
+    function, whether batches are fetched whole, the workers and pinning."""
+    from clbox.scenarios.batched import BatchFetchView, can_fetch_batches
     collate_cfg = dict(cfg.pop('collate_fn', None) or dict(type='pseudo_collate'))
     collate_fn = FUNCTIONS.get(collate_cfg.pop('type'))
     if collate_cfg:
@@ -103,15 +109,7 @@ def build_batch_loader(cfg: dict, dataset, batch_sampler, seed: int) -> DataLoad
     pin_memory = cfg.pop('pin_memory', 'auto')
     pin_memory = torch.cuda.is_available() if pin_memory == 'auto' \
         else bool(pin_memory) and torch.cuda.is_available()
-    cfg.pop('persistent_workers', None)  # one pass: the workers live as long as the loader
-    init_fn = partial(worker_init_fn, num_workers=num_workers, rank=get_rank(), seed=seed) \
-        if num_workers > 0 else None
-    # its own generator: creating the iterator draws no number from the global RNG, so
-    # a pass resumed from a mid-pass checkpoint continues the saved RNG stream exactly
-    generator = torch.Generator().manual_seed(int(seed) + get_rank())
-    return DataLoader(dataset, batch_sampler=batch_sampler, num_workers=num_workers,
-                      collate_fn=PackedAwareCollate(collate_fn), worker_init_fn=init_fn,
-                      pin_memory=pin_memory, generator=generator, **cfg)
+    return dataset, collate_fn, batched, num_workers, pin_memory
 
 
 def loader_workers(num_workers, batched: bool) -> int:
