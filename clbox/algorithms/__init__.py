@@ -21,3 +21,4 @@ from .mib import MiB  # noqa: E402,F401
 from .plop import PLOP  # noqa: E402,F401
 from .reminder import REMINDER  # noqa: E402,F401
 from .simsiam import ContinualSimSiam  # noqa: E402,F401
+from .uncertainty_replay import UncertaintyReplay  # noqa: E402,F401

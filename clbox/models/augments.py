@@ -321,3 +321,38 @@ class BatchGaussianBlur(nn.Module):
         blurred = flat.reshape(b, c, h, w)
         apply = (torch.rand(b) < self.prob).to(dev)[:, None, None, None]
         return torch.where(apply, blurred, images.float())
+
+
+@MODELS.register_module()
+class BatchRandomRotation(nn.Module):
+    """Rotate each image by an angle uniform in ``[-degrees, degrees]`` about its centre
+    (torchvision's ``RandomRotation`` with its defaults: nearest-neighbour sampling, the
+    same size, pixels from outside the image set to ``fill``). A positive angle turns
+    the image counter-clockwise, as torchvision's does.
+
+    Args:
+        degrees (float): Largest angle in degrees.
+        fill (float): Value of the uncovered pixels. Defaults to 0.
+    """
+
+    def __init__(self, degrees: float, fill: float = 0.):
+        super().__init__()
+        if degrees < 0:
+            raise ValueError(f'BatchRandomRotation: degrees must be >= 0, got {degrees}.')
+        self.degrees, self.fill = float(degrees), float(fill)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        b, _, h, w = images.shape
+        dev = images.device
+        angle = _uniform(-self.degrees, self.degrees, b, dev) * (math.pi / 180.)
+        cos, sin = torch.cos(angle), torch.sin(angle)
+        # output pixel (x, y) in normalised coordinates reads the input at R(-angle)(x, y);
+        # the aspect ratio enters because normalised x and y have different pixel scales
+        theta = torch.zeros(b, 2, 3, device=dev)
+        theta[:, 0, 0], theta[:, 0, 1] = cos, -sin * h / w
+        theta[:, 1, 0], theta[:, 1, 1] = sin * w / h, cos
+        grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+        images = images.float()
+        out = F.grid_sample(images - self.fill, grid, mode='nearest', padding_mode='zeros',
+                            align_corners=False)
+        return out + self.fill

@@ -38,6 +38,8 @@ from clbox.registry import DATASETS
 #: Class names by label id (the reference spells the first "Pedestrain"); 0 is unused.
 CLASSES = ('unused', 'Pedestrian', 'Cyclist', 'Car', 'Truck', 'Tram (Bus)', 'Tricycle')
 IMAGE_WIDTH, IMAGE_HEIGHT = 1920, 1080
+#: Image fields of the timestamped annotations the stream needs.
+TIMESTAMP_FIELDS = ('date', 'time', 'period', 'file_name_old')
 
 _TRAIN_TIME_FIXES = {'145960': '150000', '102360': '102400', '1221831': '122131',
                      '1420214': '142021', '10:00': '100000', '13:00': '130000',
@@ -213,11 +215,28 @@ class SODA10M(BaseDataset):
         with open(path) as f:
             data = json.load(f)
         images: Dict[int, dict] = {img['id']: dict(img) for img in data['images']}
+        for image in images.values():
+            missing = [k for k in TIMESTAMP_FIELDS if k not in image]
+            if missing:
+                raise ValueError(
+                    f'SODA10M annotations "{path}": image {image.get("id")} has no '
+                    f'{", ".join(missing)}. Track 3A needs the timestamped annotations '
+                    '(images with date, time, period and file_name_old): replace '
+                    f'annotations/instance_{self.split}.json with the timestamped version '
+                    'the challenge / the solution\'s README provides.')
         correct_image_fields(list(images.values()), self.split)
         out = []
         for ann in data['annotations']:
             if not keep_object(ann, self.min_area, self.remove_occluded):
                 continue
+            if ann['category_id'] not in range(1, len(CLASSES)):
+                raise ValueError(
+                    f'SODA10M annotations "{path}": annotation {ann.get("id")} has '
+                    f'category_id {ann["category_id"]!r}; Track 3A knows 1..6 '
+                    f'({", ".join(CLASSES[1:])}). Is this a SODA10M Track 3A file?')
+            if ann['image_id'] not in images:
+                raise ValueError(f'SODA10M annotations "{path}": annotation {ann.get("id")} '
+                                 f'refers to image {ann["image_id"]}, which is not listed.')
             image = images[ann['image_id']]
             video_id, seq_id = video_and_sequence(image)
             out.append(dict(

@@ -147,6 +147,17 @@ def test_reader_errors_name_the_file(tmp_path):
         json.dump(data, f)
     with pytest.raises(ValueError, match='exactly two numbers'):
         SODA10M(data_root=str(root), split='val')
+    # the stock (not timestamped) annotations, and a category outside 1..6
+    for change, message in ((lambda d: d['images'][0].pop('date'), 'timestamped'),
+                            (lambda d: d['annotations'][0].update(category_id=7),
+                             'category_id 7')):
+        fixed = json.loads(json.dumps(data))
+        fixed['images'][0]['file_name_old'] = images[0]['file_name_old']
+        change(fixed)
+        with open(root / 'annotations' / 'instance_val.json', 'w') as f:
+            json.dump(fixed, f)
+        with pytest.raises(ValueError, match=message):
+            SODA10M(data_root=str(root), split='val')
 
 
 def _write_stream_fixture(root):

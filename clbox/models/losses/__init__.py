@@ -6,3 +6,6 @@ from .reminder import CSWKDLoss, class_prototypes, similarity_weights  # noqa: F
 from .seg_distill import FeatureL2Loss, SegBCEDistillLoss, SegKDLoss  # noqa: F401
 
 __all__ = ['KDLoss']
+from .class_balanced import (ClassBalancedLoss, CostSensitiveLoss,  # noqa: E402,F401
+                             SoftmaxFocalLoss, batch_class_counts)
+from .metric_learning import MetricLearningLoss, SoftLabelKLDiv  # noqa: E402,F401
