@@ -1,4 +1,4 @@
-"""The SSLAD 2021 Track 3A ablation configs (configs/sslad/, rows 1-9 of the 3rd-place
+"""The SSLAD 2021 Track 3A ablation configs (configs/sslad/, rows 1-11 of the 3rd-place
 solution's table, ``../shared/specs/sslad-3a.md`` sec. 4): each inherits the previous row
 (row 9 from row 7) and changes only its own switch; the final row's values are the
 reference's; every row trains on a miniature SODA10M in the real format with its own
@@ -27,6 +27,9 @@ SWITCHES = {
     7: (6, {'model.model.head.loss'}),
     8: (7, {'model.model.head.loss'}),
     9: (7, {'model.model.head.loss'}),
+    10: (9, {'model.head_finetune'}),
+    11: (10, {'model.head_finetune.milestones', 'model.head_finetune.gamma',
+              'model.head_finetune.soft_labels'}),
 }
 
 
@@ -51,8 +54,8 @@ def _changed(child: Config, parent: Config, keys) -> set:
     return {next((s for s in keys if k == s or k.startswith(s + '.')), k) for k in diff}
 
 
-def test_rows_1_to_9_have_configs():
-    assert [NAME(p)[:3] for p in ROWS] == [f'r{k:02d}' for k in range(1, 10)]
+def test_rows_1_to_11_have_configs():
+    assert [NAME(p)[:3] for p in ROWS] == [f'r{k:02d}' for k in range(1, 12)]
 
 
 @pytest.mark.parametrize('row', sorted(SWITCHES))
@@ -95,6 +98,12 @@ def test_the_final_method_is_the_references():
             contrastive.loss_weight) == ('ContrastiveLoss', 0., 1., 0.3)
     assert (supcon.loss, supcon.temperature, supcon.loss_weight) == \
         ('SupConLoss', 0.1, 0.1)
+    assert m.get('head_finetune') is None     # rows 10-11 only
+    head_ft = Config.fromfile(_row(11)).model.head_finetune
+    assert (head_ft.lr, head_ft.batch_size, head_ft.milestones, head_ft.gamma) == \
+        (1e-4, 6, [1000, 2000], 0.1)
+    assert (head_ft.soft_labels.temperature, head_ft.soft_labels.patience,
+            head_ft.soft_labels.kl_weight) == (0.5, 1700, 1.0)
     assert cfg.scenario.type == 'SSLAD3A' and cfg.scenario.batch_size == 10
     assert cfg.train_cfg.type == 'OnlineTrainLoop' and cfg.train_cfg.num_updates == 1
     assert not cfg.train_cfg.reset_optimizer and not cfg.train_dataloader.sampler.shuffle

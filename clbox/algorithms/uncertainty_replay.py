@@ -18,6 +18,13 @@ Facts from ``mrifkikurniawan/sslad`` @v4.3 (``class_strategy.ClassStrategyPlugin
    with the updated model in eval mode, then its sweep when due
    (:class:`~clbox.buffers.uncertainty.UncertaintyMemory`).
 
+With ``head_finetune`` (v4.4, ablation rows 10-11; not in the final method), each
+update is followed by one head-only step (SGD on the classifier, lr 1e-4, CE) on 6 memory
+samples, one per class in turn (:class:`~clbox.buffers.uncertainty.ClassAwareCycle`, a new
+one with every replay draw), through the memory transforms; optionally with its own
+multi-step schedule and soft-label KL against the stored logits (``ocl/modules/trainer.py``
+``FinetuneHeadTrainer``, ``SoftLabelsLearningTrainer``). It runs before the memory update.
+
 Quirks of the reference reproduced by default, each with its corrected variant:
 
 * ``eval_after_first_update=True``: the samplers put the model in eval mode after each
@@ -37,7 +44,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from clbox.buffers.uncertainty import ClassBalancedReplay
+from clbox.buffers.uncertainty import ClassAwareCycle, ClassBalancedReplay
 from clbox.dist import gather_objects, world
 from clbox.registry import MODELS
 from .base import ContinualAlgorithm
@@ -63,13 +70,17 @@ class UncertaintyReplay(ContinualAlgorithm):
         metric_losses (list[dict]): ``MetricLearningLoss`` configs. Defaults to none.
         eval_after_first_update (bool): See the module docstring. Defaults to True.
         sweep_batch_size (int): Images per forward in a sweep. Defaults to 32.
+        head_finetune (dict, optional): ``lr`` (1e-4), ``batch_size`` (6), ``milestones``
+            (None: constant; the head steps at which the lr drops), ``gamma`` (0.1),
+            ``soft_labels`` (None, or ``temperature`` 0.5, ``patience`` 1700 (counted in
+            updates), ``kl_weight`` 1.0). Defaults to None (off).
         **kwargs: ``replay_augments`` (the memory transforms), ``data_preprocessor``, ...
     """
 
     def __init__(self, model, buffer: Optional[dict] = None, replay_batch_size: int = 6,
                  soft_labels: Optional[dict] = None, metric_losses: Sequence[dict] = (),
                  eval_after_first_update: bool = True, sweep_batch_size: int = 32,
-                 **kwargs):
+                 head_finetune: Optional[dict] = None, **kwargs):
         buffer = buffer if buffer is not None else dict(type='UncertaintyMemory')
         super().__init__(model, buffer=buffer, **kwargs)
         self.replay_batch_size = int(replay_batch_size)
@@ -92,6 +103,21 @@ class UncertaintyReplay(ContinualAlgorithm):
             MODELS.build(c) if isinstance(c, dict) else c for c in metric_losses)
         self.eval_after_first_update = bool(eval_after_first_update)
         self.sweep_batch_size = int(sweep_batch_size)
+        self.head_finetune = None
+        if head_finetune is not None:
+            known = dict(lr=1e-4, batch_size=6, milestones=None, gamma=0.1, soft_labels=None)
+            unknown = set(head_finetune) - set(known)
+            if unknown:
+                raise KeyError(f'UncertaintyReplay.head_finetune: unknown keys '
+                               f'{sorted(unknown)}; known: {sorted(known)}.')
+            self.head_finetune = dict(known, **head_finetune)
+            soft = self.head_finetune['soft_labels']
+            if soft is not None:
+                self.head_finetune['soft_labels'] = dict(
+                    dict(temperature=0.5, patience=1700, kl_weight=1.0), **soft)
+        self.head_cycle = None
+        self.head_steps = 0
+        self._head_optimizer = None
         self.iteration = 0
         self.updates_in_experience = 0
         self.replay: Optional[ClassBalancedReplay] = None
@@ -117,6 +143,9 @@ class UncertaintyReplay(ContinualAlgorithm):
         if len(memory) == memory.sweep_size:
             self.replay = ClassBalancedReplay(memory.storage, self.replay_batch_size,
                                               memory.generator)
+            if self.head_finetune is not None:
+                self.head_cycle = ClassAwareCycle(memory.storage,
+                                                  self.head_finetune['batch_size'])
         return super().train_step(data, optim_wrapper)
 
     def loss(self, inputs, data_samples):
@@ -174,6 +203,9 @@ class UncertaintyReplay(ContinualAlgorithm):
         mixed, memory = self._mixed, self.buffer
         if mixed is None:
             return
+        if self.head_cycle is not None:
+            with torch.enable_grad():
+                self.head_step()
         model = self.model
         was_training = model.training
         model.eval()
@@ -194,6 +226,41 @@ class UncertaintyReplay(ContinualAlgorithm):
         self.updates_in_experience += 1
         self._mixed = None
 
+    def head_step(self) -> float:
+        """One head-only step on the next class-aware memory batch (v4.4's
+        ``FinetuneHeadTrainer.step``), in the model's current mode. The backbone runs
+        without gradients (the reference's backward also filled the backbone's, which its
+        next iteration cleared: no effect); the head's gradients are cleared afterwards so
+        nothing leaks into the next update."""
+        cfg, head = self.head_finetune, self.model.head
+        if self._head_optimizer is None:
+            self._head_optimizer = torch.optim.SGD(head.parameters(), lr=cfg['lr'])
+        lr = cfg['lr']
+        if cfg['milestones']:
+            lr *= cfg['gamma'] ** bisect.bisect_right(list(cfg['milestones']), self.head_steps)
+        for group in self._head_optimizer.param_groups:
+            group['lr'] = lr
+        batch = self.head_cycle.next()
+        views = batch['inputs'].to(self.data_preprocessor.device)
+        if self.replay_augments is not None:
+            views = self.replay_augments(views)
+        with torch.no_grad():
+            feats = self.model.extract_feat(self.preprocess_replay(views, training=False))
+        logits = head(feats)
+        labels = batch['labels'].to(logits.device)
+        loss = torch.nn.functional.cross_entropy(logits, labels)
+        soft = cfg['soft_labels']
+        if soft is not None and self.iteration >= soft['patience']:
+            from clbox.models.losses import SoftLabelKLDiv
+            loss = loss + soft['kl_weight'] * SoftLabelKLDiv(soft['temperature'])(
+                logits, batch['logits'].to(logits.device))
+        self._head_optimizer.zero_grad()
+        loss.backward()
+        self._head_optimizer.step()
+        self._head_optimizer.zero_grad(set_to_none=True)
+        self.head_steps += 1
+        return float(loss)
+
     def _predict_raw(self, images: torch.Tensor):
         """(logits, pooled features) of raw uint8 images, eval mode, no gradient."""
         inputs = self.preprocess_replay(images, training=False)
@@ -203,9 +270,11 @@ class UncertaintyReplay(ContinualAlgorithm):
 
     # ------------------------------------------------------------------- state
     def _replay_state(self) -> dict:
-        """This rank's replay draw and last replayed logits (each rank has its own)."""
+        """This rank's replay draw, last replayed logits and head fine-tuning sampler
+        (each rank has its own)."""
         return dict(replay=self.replay.state_dict() if self.replay is not None else None,
-                    stale_logits=self._stale_logits)
+                    stale_logits=self._stale_logits,
+                    head_cycle=self.head_cycle.state_dict() if self.head_cycle else None)
 
     def gather_rank_state(self) -> None:
         """Every rank's memory (the base class) and replay draw, for a checkpoint."""
@@ -220,7 +289,8 @@ class UncertaintyReplay(ContinualAlgorithm):
     def algorithm_state(self) -> dict:
         state = super().algorithm_state()
         state.update(iteration=self.iteration,
-                     updates_in_experience=self.updates_in_experience)
+                     updates_in_experience=self.updates_in_experience,
+                     head_steps=self.head_steps)
         ranks = self.__dict__.get('_rank_replays')
         if ranks is not None:
             state['replay_ranks'] = ranks
@@ -238,3 +308,6 @@ class UncertaintyReplay(ContinualAlgorithm):
         replay = own.get('replay')
         self.replay = ClassBalancedReplay.from_state(replay) if replay else None
         self._stale_logits = own.get('stale_logits')
+        self.head_steps = int(state.get('head_steps', 0))
+        cycle = own.get('head_cycle')
+        self.head_cycle = ClassAwareCycle.from_state(cycle) if cycle else None

@@ -7,4 +7,4 @@ __all__ = ['BaseBuffer', 'ReservoirBuffer', 'GroupBalancedBuffer', 'ClassBalance
            'ExperienceBalancedBuffer']
 from .latent import LatentReplayBuffer  # noqa: E402,F401
 from .stream import BufferedUpdates, FIFOBuffer, MinRedBuffer, StreamBuffer  # noqa: E402,F401
-from .uncertainty import ClassBalancedReplay, UncertaintyMemory  # noqa: E402,F401
+from .uncertainty import ClassAwareCycle, ClassBalancedReplay, UncertaintyMemory  # noqa: E402,F401

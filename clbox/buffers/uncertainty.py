@@ -289,3 +289,57 @@ class ClassBalancedReplay:
         replay.order, replay.position = state['order'].clone(), int(state['position'])
         replay.batch_size = int(state['batch_size'])
         return replay
+
+
+class ClassAwareCycle:
+    """Round-robin over the classes of a memory snapshot, each class cycling through its
+    samples in memory order (the v4.4 head fine-tuning's ``ocl.sampler.ClassAwareSampler``
+    with ``sample_per_class=1``, read by a ``DataLoader(batch_size, drop_last=True)`` that is
+    restarted whenever it runs out).
+
+    The sampler yields ``max_c count_c x (largest label + 1)`` indices per pass of the
+    loader; a pass's last partial batch is drawn and dropped; the class and per-class
+    positions carry over from pass to pass.
+
+    Args:
+        storage (dict): The memory's tensors (copied).
+        batch_size (int): Defaults to 6.
+    """
+
+    def __init__(self, storage: Dict[str, torch.Tensor], batch_size: int = 6):
+        self.storage = {k: v.clone() for k, v in storage.items()}
+        labels = self.storage['labels'].tolist()
+        self.classes = sorted(set(labels))
+        self.members = {c: [i for i, y in enumerate(labels) if y == c] for c in self.classes}
+        self.pass_length = max(len(m) for m in self.members.values()) * (max(labels) + 1)
+        self.batch_size = int(batch_size)
+        self.class_pos, self.member_pos = -1, {c: -1 for c in self.classes}
+        self.in_pass = 0
+
+    def _next_index(self) -> int:
+        self.class_pos = (self.class_pos + 1) % len(self.classes)
+        c = self.classes[self.class_pos]
+        self.member_pos[c] = (self.member_pos[c] + 1) % len(self.members[c])
+        self.in_pass += 1
+        return self.members[c][self.member_pos[c]]
+
+    def next(self) -> Dict[str, torch.Tensor]:
+        """The next batch (a dict of the memory's fields)."""
+        if self.pass_length - self.in_pass < self.batch_size:
+            while self.in_pass < self.pass_length:     # the dropped last batch
+                self._next_index()
+            self.in_pass = 0
+        idx = torch.tensor([self._next_index() for _ in range(self.batch_size)])
+        return {k: v[idx] for k, v in self.storage.items()}
+
+    def state_dict(self) -> dict:
+        return dict(storage=self.storage, batch_size=self.batch_size,
+                    class_pos=self.class_pos, member_pos=dict(self.member_pos),
+                    in_pass=self.in_pass)
+
+    @classmethod
+    def from_state(cls, state: dict) -> 'ClassAwareCycle':
+        cycle = cls(state['storage'], state['batch_size'])
+        cycle.class_pos, cycle.in_pass = int(state['class_pos']), int(state['in_pass'])
+        cycle.member_pos = {int(k): int(v) for k, v in state['member_pos'].items()}
+        return cycle

@@ -187,3 +187,29 @@ def test_two_ranks_keep_and_resume_their_own_memories(tmp_path):
     (e0, r0, n0), (e1, r1, n1) = run_in_ranks(_two_rank_resume, str(tmp_path))
     assert e0 == r0 and e1 == r1 and e0 != e1
     assert n0 <= 40 and n1 <= 40
+
+
+def test_head_finetune_steps_only_the_head_from_the_first_replay_draw():
+    from clbox.buffers.uncertainty import ClassAwareCycle
+    algorithm, optim = _algorithm(
+        buffer=dict(type='UncertaintyMemory', size=60, sweep_size=20, per_batch=5),
+        head_finetune=dict(lr=0.5, milestones=[2], gamma=0.1,
+                           soft_labels=dict(patience=6, kl_weight=1.0)))
+    algorithm.train()
+    _run(algorithm, optim, 4, {})
+    assert algorithm.head_cycle is None and algorithm.head_steps == 0
+    _run(algorithm, optim, 1, {}, start=4)            # 20 stored: replay + head sampler
+    assert algorithm.head_cycle is not None and algorithm.head_steps == 1
+    backbone = {k: v.clone() for k, v in algorithm.model.backbone.state_dict().items()}
+    head = algorithm.model.head.fc.weight.detach().clone()
+    expected_batch = ClassAwareCycle.from_state(algorithm.head_cycle.state_dict()).next()
+    loss = algorithm.head_step()
+    for k, v in algorithm.model.backbone.state_dict().items():
+        assert torch.equal(v, backbone[k]), k      # eval mode here: no BN update either
+    assert not torch.equal(algorithm.model.head.fc.weight, head)
+    assert all(p.grad is None for p in algorithm.parameters())   # nothing leaks
+    assert algorithm._head_optimizer.param_groups[0]['lr'] == 0.5   # head step 1 < 2
+    assert algorithm.head_cycle.in_pass >= 6 and loss > 0
+    assert len(expected_batch['labels']) == 6
+    algorithm.head_step()
+    assert algorithm._head_optimizer.param_groups[0]['lr'] == pytest.approx(0.05)

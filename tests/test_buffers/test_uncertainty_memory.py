@@ -153,3 +153,40 @@ def test_rand_augment_pair_draws_one_pair_of_the_135_ops_each_with_p_half():
     assert 5 <= unchanged <= 30       # about a quarter apply neither op
     replayed = RandAugmentPair(random.Random(1))
     assert all(np.array_equal(np.asarray(replayed(img)), o) for o in outs)
+
+
+def _reference_class_aware(labels, batch_size, batches):
+    """v4.4's ClassAwareSampler (sample_per_class=1) under DataLoader(drop_last=True),
+    restarted when exhausted, written as the reference's iterators: a class cycle and a
+    per-class cycle that both carry over between passes of ``max count x (max label + 1)``
+    indices, each pass's last partial batch dropped."""
+    classes = sorted(set(labels))
+    members = {c: [i for i, y in enumerate(labels) if y == c] for c in classes}
+    n = max(len(v) for v in members.values()) * (max(labels) + 1)
+    state = dict(c=len(classes) - 1, m={c: len(members[c]) - 1 for c in classes})
+
+    def draw():
+        state['c'] = (state['c'] + 1) % len(classes)
+        c = classes[state['c']]
+        state['m'][c] = (state['m'][c] + 1) % len(members[c])
+        return members[c][state['m'][c]]
+    out = []
+    while len(out) < batches:
+        indices = [draw() for _ in range(n)]
+        out += [indices[i:i + batch_size] for i in range(0, n - batch_size + 1, batch_size)]
+    return out[:batches]
+
+
+def test_class_aware_cycle_is_the_v44_sampler():
+    from clbox.buffers.uncertainty import ClassAwareCycle
+    labels = [3, 1, 3, 3, 5, 1, 3]          # classes 1, 3, 5; pass of 4 x 6 = 24
+    storage = dict(inputs=_images(7), labels=torch.tensor(labels), logits=torch.zeros(7, 7),
+                   features=torch.zeros(7, 1))
+    storage['inputs'][:, 0, 0, 0] = torch.arange(7, dtype=torch.uint8)   # the index
+    cycle = ClassAwareCycle(storage, 6)
+    got = [cycle.next()['inputs'][:, 0, 0, 0].tolist() for _ in range(10)]
+    assert got == _reference_class_aware(labels, 6, 10)
+    assert got[0] == [1, 0, 4, 5, 2, 4]     # one per class in turn, each in memory order
+    again = ClassAwareCycle.from_state(cycle.state_dict())
+    assert again.next()['inputs'][:, 0, 0, 0].tolist() == \
+        _reference_class_aware(labels, 6, 11)[-1]
