@@ -11,3 +11,4 @@ __all__ += ['clear_metrics']
 from .segmentation import SegStreamEvaluator  # noqa: E402,F401
 from .knn import KNNStreamEvaluator  # noqa: E402,F401
 from .predictions import PredictionWriter  # noqa: E402,F401
+from .sslad_submission import SSLADSubmissionWriter  # noqa: E402,F401

@@ -12,11 +12,19 @@ and ``classification.py``; ``../shared/specs/sslad-3a.md`` sec. 1.4-1.5):
   than 20191111, 20191117, 20191120, and not 20191121 at Night); V2 = train-split
   Tricycles, plus Cyclists dated 20181015 at 152030 or 160000;
 * the challenge's rules: a replay memory of at most 1,000 samples and batches of at most 10
-  (:attr:`SSLAD3A.rules`, enforced by the online loop).
+  (:attr:`SSLAD3A.rules`, enforced by the online loop);
+* the hidden-label test set: ``<data_root>/test_track3A/*`` pickles of the kit's
+  ``HaitainObjectTestSet`` (``.samples``: already normalised (3, 64, 64) tensors), one test
+  experience per file in the order of the integer in its first two characters
+  (``classification_util.create_test_set_from_pkl``); read with
+  :func:`~clbox.scenarios.safe_pickle.restricted_load`, never ``pickle.load``.
 """
+import os
+import os.path as osp
 from typing import Optional, Sequence
 
-from torch.utils.data import ConcatDataset
+import torch
+from torch.utils.data import ConcatDataset, Dataset
 
 from clbox.registry import SCENARIOS
 from .base import BaseScenario, Experience, subset
@@ -42,6 +50,69 @@ def in_v2(entry: dict) -> bool:
                           and entry['time'] in ('152030', '160000'))
 
 
+#: The challenge's normalisation of [0, 1] RGB values (starter kit ``_default_transform``).
+MEAN, STD = (0.3252, 0.3283, 0.3407), (0.0265, 0.0241, 0.0252)
+
+
+class SSLADTestPickle(Dataset):
+    """One Track 3A test file: its samples back in raw-pixel scale, dummy label 0.
+
+    The kit's test samples are normalised tensors; the clbox models normalise in their data
+    preprocessor (the same statistics x 255), so each sample is given as
+    ``(x * std + mean) * 255`` (float, (3, 64, 64)): the preprocessor maps it back to ``x``.
+
+    Args:
+        path (str): The pickle.
+
+    Raises:
+        ValueError: The file holds no ``samples`` list of (3, H, W) tensors.
+    """
+
+    def __init__(self, path: str):
+        from mmpretrain.structures import DataSample  # noqa: F401  (checked early)
+
+        from .safe_pickle import restricted_load
+        obj = restricted_load(path)
+        samples = getattr(obj, 'samples', None)
+        if samples is None and isinstance(obj, dict):
+            samples = obj.get('samples')
+        if not isinstance(samples, (list, tuple)) or not samples or not all(
+                torch.is_tensor(x) and x.dim() == 3 for x in samples):
+            raise ValueError(f'SSLAD Track 3A test file "{path}" holds no samples list of '
+                             f'(3, H, W) tensors (found {type(obj).__name__}): is it one of '
+                             'the challenge\'s test_track3A pickles?')
+        mean = torch.tensor(MEAN).view(3, 1, 1) * 255
+        std = torch.tensor(STD).view(3, 1, 1) * 255
+        self.inputs = [x.float() * std + mean for x in samples]
+        self.path = path
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def __getitem__(self, idx: int) -> dict:
+        from mmpretrain.structures import DataSample
+        return dict(inputs=self.inputs[idx], data_samples=DataSample().set_gt_label(0))
+
+
+def test_files(folder: str) -> list:
+    """The test pickles of ``folder`` in the kit's order (the integer in the first two
+    characters of each name).
+
+    Raises:
+        FileNotFoundError: The folder is missing or empty.
+        ValueError: A name that does not start with two digits.
+    """
+    if not osp.isdir(folder) or not os.listdir(folder):
+        raise FileNotFoundError(f'SSLAD Track 3A test set "{folder}" is missing or empty: put '
+                                "the challenge's test_track3A pickles there (in data_root).")
+    names = sorted(os.listdir(folder))
+    bad = [n for n in names if not n[:2].isdigit()]
+    if bad:
+        raise ValueError(f'SSLAD Track 3A test files must start with two digits (their order); '
+                         f'found {bad} in "{folder}".')
+    return [osp.join(folder, n) for n in sorted(names, key=lambda n: int(n[:2]))]
+
+
 @SCENARIOS.register_module()
 class SSLAD3A(BaseScenario):
     """SSLAD 2021 Track 3A: online continual classification of road objects.
@@ -53,6 +124,9 @@ class SSLAD3A(BaseScenario):
         cache_dir (str, optional): The crop cache of
             ``tools/dataset_converters/soda10m_crops.py``. Defaults to None.
         batch_size (int): Incoming batch. Defaults to 10 (the challenge's maximum).
+        test_set (str): 'val' (V1 + V2 pooled, labelled) or 'test' (the hidden-label
+            ``test_track3A`` pickles, one test experience per file: write the submission
+            with ``SSLADSubmissionWriter``). Defaults to 'val'.
 
     Attributes:
         rules (dict): ``max_batch_size`` 10, ``max_memory`` 1000 (the challenge's).
@@ -65,17 +139,17 @@ class SSLAD3A(BaseScenario):
 
     def __init__(self, data_root: str, pipeline: Sequence = (),
                  test_pipeline: Optional[Sequence] = None, cache_dir: Optional[str] = None,
-                 batch_size: int = 10):
+                 batch_size: int = 10, test_set: str = 'val'):
         if not 1 <= int(batch_size) <= self.rules['max_batch_size']:
             raise ValueError(f'SSLAD Track 3A allows incoming batches of at most '
                              f'{self.rules["max_batch_size"]} samples; got batch_size='
                              f'{batch_size}. Set scenario.batch_size to 10 or less.')
+        if test_set not in ('val', 'test'):
+            raise ValueError(f"SSLAD3A: test_set must be 'val' or 'test', got {test_set!r}.")
         self.batch_size, self.boundaries, self.shuffle = int(batch_size), 'given', False
         test_pipeline = list(pipeline if test_pipeline is None else test_pipeline)
         common = dict(data_root=data_root, cache_dir=cache_dir)
         val = SODA10M(split='val', pipeline=list(pipeline), **common)
-        val_test = SODA10M(split='val', pipeline=test_pipeline, **common)
-        train_test = SODA10M(split='train', pipeline=test_pipeline, **common)
         self.train_stream = []
         for k, (date, period) in enumerate(TASKS):
             idx = [i for i, d in enumerate(val.data_list)
@@ -90,6 +164,14 @@ class SSLAD3A(BaseScenario):
             self.train_stream.append(Experience(
                 index=k, dataset=subset(val, ordered), classes=tuple(labels),
                 name=f'{date}-{period}', meta=dict(date=date, period=period)))
+        if test_set == 'test':
+            self.test_stream = [
+                Experience(index=k, dataset=SSLADTestPickle(path), classes=tuple(range(1, 7)),
+                           name=osp.basename(path), meta=dict(file=path))
+                for k, path in enumerate(test_files(osp.join(data_root, 'test_track3A')))]
+            return
+        val_test = SODA10M(split='val', pipeline=test_pipeline, **common)
+        train_test = SODA10M(split='train', pipeline=test_pipeline, **common)
         v1 = [i for i, d in enumerate(val_test.data_list) if in_v1(d)]
         v2 = [i for i, d in enumerate(train_test.data_list) if in_v2(d)]
         pooled = ConcatDataset([subset(val_test, v1), subset(train_test, v2)])

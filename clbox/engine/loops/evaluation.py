@@ -27,6 +27,8 @@ class StreamValLoop(BaseLoop):
         self.dataloader_cfg = {k: v for k, v in dict(dataloader).items() if k != 'dataset'}
         self.evaluator = EVALUATORS.build(copy.deepcopy(evaluator)) \
             if isinstance(evaluator, dict) else evaluator
+        if hasattr(self.evaluator, 'bind_work_dir'):   # evaluators that write files
+            self.evaluator.bind_work_dir(runner.work_dir)
         self._loaders = None
 
     def loaders(self):
