@@ -165,6 +165,8 @@ def test_rows_1_and_9_end_to_end(row, soda, tmp_path):
     assert len(history) == 6
     mca = [h['metrics']['mean_class_accuracy'] for h in history]
     assert out['metrics']['amca'] == pytest.approx(sum(mca) / 6)
+    assert out['metrics']['last_mean_class_accuracy'] == mca[-1]
+    assert out['train_time_s'] > 0 and out['images_per_s'] > 0
     assert len(history[-1]['details']['per_class_accuracy']) == 7
     assert len(algorithm.buffer) <= 20 and algorithm.replay is not None
     lr = runner.optim_wrapper.get_lr()['lr'][0]

@@ -55,7 +55,9 @@ class ContinualResultsHook(Hook):
         runner.visualizer.add_scalars(scalars, step=step)
         runner.logger.info(
             f'after experience {experience.index}: row {[round(v, 1) for v in loop.matrix[-1]]} '
-            + ' '.join(f'{k}={v:.2f}' for k, v in summary.items() if not k.startswith('last_')))
+            + ' '.join(f'{k}={v:.2f}' for k, v in summary.items() if not k.startswith('last_'))
+            + (f" mca={summary['last_mean_class_accuracy']:.2f}"
+               if 'last_mean_class_accuracy' in summary else ''))
         out = dict(
             config=runner.cfg.to_dict() if hasattr(runner.cfg, 'to_dict') else {},
             seed=runner.seed,

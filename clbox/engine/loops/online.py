@@ -1,4 +1,5 @@
 """The online train loop: one pass of small incoming batches, several updates each."""
+import time
 from collections import deque
 from typing import Optional
 
@@ -124,6 +125,7 @@ class OnlineTrainLoop(ExperienceBasedTrainLoop):
                                         batches[done:], self.runner.seed)
         position = dict(kind='incoming', incoming_batches=done)
         self._pass_position = lambda: dict(position)
+        start = time.perf_counter()
         for idx, data_batch in enumerate(loader, start=done):
             for _ in range(self.num_updates):
                 self.run_iter(idx, data_batch)
@@ -131,6 +133,7 @@ class OnlineTrainLoop(ExperienceBasedTrainLoop):
                 algorithm.observe(data_batch)
             position['incoming_batches'] = idx + 1
             self.after_stream_step()
+        self.train_time += time.perf_counter() - start
         self._pass_position = None
         self.end_epoch()
 
@@ -191,11 +194,13 @@ class OnlineTrainLoop(ExperienceBasedTrainLoop):
         position = dict(updates=done)
         self._pass_position = lambda: dict(kind='buffered', schedule=schedule.state_dict(),
                                            drawn=lists.pending(), **position)
+        start = time.perf_counter()
         for idx, data_batch in enumerate(loader, start=done):
             lists.trained()
             self.run_iter(idx, data_batch)
             position['updates'] = idx + 1
             self.after_stream_step()
+        self.train_time += time.perf_counter() - start
         self._pass_position = None
         self.end_epoch()
 
