@@ -21,6 +21,11 @@ def _types(node, path='cfg'):
     if isinstance(node, dict):
         if isinstance(node.get('type'), str):
             yield path, node['type']
+        if isinstance(node.get('benchmark'), dict):   # an Avalanche factory, not a registry
+            from clbox.scenarios.avalanche import benchmark_factory
+            benchmark_factory(node['benchmark']['type'])
+            node = dict(node, benchmark={k: v for k, v in node['benchmark'].items()
+                                         if k != 'type'})
         for k, v in node.items():
             yield from _types(v, f'{path}.{k}')
     elif isinstance(node, (list, tuple)):
@@ -32,6 +37,13 @@ def _resolves(name):
     for registry in REGISTRIES:
         if name in registry:
             return True
+    if '.' in name:   # a dotted import path (TorchDataset's dataset, generator arguments)
+        from clbox.scenarios.own_data import import_dotted
+        try:
+            import_dotted(name)
+            return True
+        except ImportError:
+            return False
     return False
 
 

@@ -134,11 +134,26 @@ class ContinualRunner(Runner):
         return methods
 
     @classmethod
-    def from_cfg(cls, cfg: Config) -> 'ContinualRunner':
-        """Build from a config; ``scenario`` is read lazily from ``cfg.scenario``."""
+    def from_cfg(cls, cfg: Config, scenario=None) -> 'ContinualRunner':
+        """Build from a config; ``scenario`` is read lazily from ``cfg.scenario``, unless a
+        built scenario object is given (from Python: ``ContinualRunner.from_cfg(cfg,
+        scenario=my_scenario)``; the config then needs no ``scenario``).
+
+        Raises:
+            TypeError: ``scenario`` is neither None, a config dict nor a scenario with a
+                ``train_stream`` and a ``test_stream``.
+        """
         if cfg.get('work_dir') is not None:
             check_writable(cfg['work_dir'])
-        return super().from_cfg(cfg)
+        if scenario is not None and not isinstance(scenario, dict) and not (
+                hasattr(scenario, 'train_stream') and hasattr(scenario, 'test_stream')):
+            raise TypeError(f'scenario must be a scenario object (with train_stream and '
+                            f'test_stream, e.g. a clbox BaseScenario) or a config dict; got '
+                            f'{type(scenario).__name__}.')
+        runner = super().from_cfg(cfg)
+        if scenario is not None:
+            runner._scenario = scenario
+        return runner
 
     @property
     def scenario(self):

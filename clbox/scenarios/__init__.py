@@ -27,3 +27,4 @@ from .pseudo_video import PseudoVideoStream  # noqa: E402,F401
 from .cssl_streams import ClassSequentialStream, ContinualSplitStream, EpochChunkSampler, SelfSupStream  # noqa: E402,F401,E501
 from .soda10m import SODA10M  # noqa: E402,F401
 from .sslad import SSLAD3A  # noqa: E402,F401
+from .own_data import NumpyDataset, TorchDataset  # noqa: E402,F401

@@ -6,36 +6,20 @@ gt_label=int, task_label=int)``), so the config's mm pipeline does all the
 preprocessing. Avalanche is imported only when such a scenario is built.
 """
 import importlib
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
-import torch
-from mmengine.dataset import BaseDataset
 
 from clbox.registry import DATASETS, SCENARIOS
 from .base import BaseScenario, Experience
-
-
-def to_hwc_uint8(x: Any) -> np.ndarray:
-    """PIL image, CHW float tensor in [0, 1], CHW uint8 tensor or numpy array ->
-    HxWxC uint8 numpy."""
-    if isinstance(x, torch.Tensor):
-        if x.dtype.is_floating_point:
-            x = (x.clamp(0, 1) * 255).round().to(torch.uint8)
-        x = x.numpy()
-        if x.ndim == 3:
-            x = x.transpose(1, 2, 0)
-    else:
-        x = np.asarray(x)
-        if x.dtype != np.uint8:
-            x = (np.clip(x, 0, 1) * 255).round().astype(np.uint8) \
-                if np.issubdtype(x.dtype, np.floating) else x.astype(np.uint8)
-    return x[..., None] if x.ndim == 2 else x
+from .own_data import TorchDataset
 
 
 @DATASETS.register_module()
-class AvalancheExperienceDataset(BaseDataset):
-    """An mm dataset over an Avalanche (or any indexable ``(x, y[, t])``) dataset.
+class AvalancheExperienceDataset(TorchDataset):
+    """An mm dataset over an Avalanche (or any indexable ``(x, y[, t])``) dataset: a
+    :class:`~clbox.scenarios.own_data.TorchDataset` without Avalanche's transforms, with
+    the task label of ``(x, y, t)`` items.
 
     Args:
         dataset: The source dataset; Avalanche transforms are removed.
@@ -46,46 +30,54 @@ class AvalancheExperienceDataset(BaseDataset):
     def __init__(self, dataset, pipeline: Sequence = (), classes: Optional[Sequence] = None):
         if hasattr(dataset, 'replace_current_transform_group'):
             dataset = dataset.replace_current_transform_group(None)
-        self._source = dataset
-        metainfo = dict(classes=tuple(classes)) if classes is not None else None
-        super().__init__(metainfo=metainfo, pipeline=list(pipeline), serialize_data=False)
-
-    def load_data_list(self):
-        targets = getattr(self._source, 'targets', None)
-        labels = [int(t) for t in targets] if targets is not None else \
-            [int(self._source[i][1]) for i in range(len(self._source))]
-        return [dict(source_idx=i, gt_label=y) for i, y in enumerate(labels)]
+        super().__init__(dataset, pipeline=pipeline, classes=classes)
 
     def get_data_info(self, idx: int) -> dict:
         info = super().get_data_info(idx)
-        item = self._source[info['source_idx']]
-        info['img'] = to_hwc_uint8(item[0])
-        info['img_shape'] = info['ori_shape'] = info['img'].shape[:2]
+        item = self.source[int(info['sample_idx'])]
         info['task_label'] = int(item[2]) if len(item) > 2 else 0
         return info
 
-    def get_gt_labels(self) -> np.ndarray:
-        return np.array([d['gt_label'] for d in self.data_list], dtype=np.int64)
+
+def benchmark_factory(name: str):
+    """The Avalanche benchmark factory called ``name``: a name in
+    ``avalanche.benchmarks.classic`` / ``avalanche.benchmarks`` (classic benchmarks and
+    generators such as ``nc_benchmark``, ``ni_benchmark``, ``benchmark_from_datasets``) or
+    a dotted path.
+
+    Raises:
+        KeyError: Neither module has it.
+    """
+    if '.' in name:
+        module, attr = name.rsplit('.', 1)
+        return getattr(importlib.import_module(module), attr)
+    for module in ('avalanche.benchmarks.classic', 'avalanche.benchmarks'):
+        factory = getattr(importlib.import_module(module), name, None)
+        if factory is not None:
+            return factory
+    raise KeyError(f"'{name}' is neither in avalanche.benchmarks.classic nor in "
+                   'avalanche.benchmarks; give a dotted path to the factory.')
 
 
 def _build_benchmark(cfg):
-    """Call an Avalanche benchmark factory named by ``type``: a name in
-    ``avalanche.benchmarks.classic`` / ``avalanche.benchmarks`` or a dotted path."""
+    """Call the factory named by ``type`` (:func:`benchmark_factory`); dataset arguments
+    may be configs with a dotted ``type``."""
     cfg = dict(cfg)
-    name = cfg.pop('type')
-    if '.' in name:
-        module, attr = name.rsplit('.', 1)
-        factory = getattr(importlib.import_module(module), attr)
-    else:
-        factory = None
-        for module in ('avalanche.benchmarks.classic', 'avalanche.benchmarks'):
-            factory = getattr(importlib.import_module(module), name, None)
-            if factory is not None:
-                break
-        if factory is None:
-            raise KeyError(f"'{name}' is neither in avalanche.benchmarks.classic nor in "
-                           'avalanche.benchmarks; give a dotted path to the factory.')
-    return factory(**cfg)
+    factory = benchmark_factory(cfg.pop('type'))
+    return factory(**{k: _build_argument(v) for k, v in cfg.items()})
+
+
+def _build_argument(value):
+    """A generator argument: a dict whose ``type`` is a dotted path (a torchvision dataset,
+    your own class) is built, lists of them too; anything else is passed as it is."""
+    if isinstance(value, dict) and '.' in str(value.get('type', '')):
+        from .own_data import import_dotted
+        args = dict(value)
+        return import_dotted(args.pop('type'))(**{k: _build_argument(v)
+                                                  for k, v in args.items()})
+    if isinstance(value, (list, tuple)):
+        return type(value)(_build_argument(v) for v in value)
+    return value
 
 
 @SCENARIOS.register_module()

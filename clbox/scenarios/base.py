@@ -69,10 +69,13 @@ class BaseScenario:
 
 
 def build_dataset(cfg: DatasetLike) -> Dataset:
-    """Build a dataset from a config dict, or return a built one unchanged."""
+    """Build a dataset from a config dict; a built mm dataset is returned unchanged and a
+    plain torch dataset of (image, label) pairs (``TensorDataset``, torchvision's, your own)
+    is wrapped in :class:`~clbox.scenarios.own_data.TorchDataset`."""
     if isinstance(cfg, dict):
         return DATASETS.build(copy.deepcopy(cfg))
-    return cfg
+    from .own_data import as_mm_dataset
+    return as_mm_dataset(cfg)
 
 
 def dataset_labels(dataset: Dataset, key: str = 'gt_label') -> np.ndarray:
