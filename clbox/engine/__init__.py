@@ -7,3 +7,4 @@ from .runner import ContinualRunner, IncompatibleCheckpointError
 __all__ = ['ContinualRunner', 'IncompatibleCheckpointError', 'ExperienceBasedTrainLoop',
            'OnlineTrainLoop', 'StreamValLoop', 'StreamTestLoop', 'ExperienceCheckpointHook',
            'ContinualResultsHook', 'ProgressBarHook', 'CPUBF16OptimWrapper']
+from .log_processor import ContinualLogProcessor  # noqa: E402,F401

@@ -30,7 +30,7 @@ env_cfg = dict(
 # unless you configure W&B) to log scalars there too.
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(type='Visualizer', vis_backends=vis_backends)
-log_processor = dict(window_size=10, by_epoch=True)
+log_processor = dict(type='ContinualLogProcessor', window_size=10, by_epoch=True)
 
 log_level = 'INFO'
 load_from = None

@@ -174,3 +174,17 @@ def test_the_run_seed_reaches_the_buffer(tmp_path):
                 for s in (0, 5, 7)}
     assert first_draws(5) == expected[5] and first_draws(7) == expected[7]
     assert first_draws(5, seed=0) == expected[0]        # an explicit buffer seed is kept
+
+
+def test_training_log_lines_name_the_experience(tmp_path):
+    import glob
+    cfg = tiny_cfg(tmp_path, dict(type='Naive'))
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
+    cfg.log_level = 'INFO'
+    build_runner(cfg).train()
+    (log, ) = glob.glob(str(tmp_path / '*' / '*.log'))
+    with open(log) as f:
+        lines = [line for line in f if 'Epoch(train)' in line]
+    assert lines and all('Experience [' in line for line in lines)
+    assert any('Experience [1/3] Epoch(train)' in line for line in lines)
+    assert any('Experience [3/3] Epoch(train)' in line for line in lines)

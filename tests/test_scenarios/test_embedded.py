@@ -70,3 +70,30 @@ def test_digits_upscale_is_nearest_neighbour():
     assert np.array_equal(b[::4, ::4], a) and np.array_equal(b[3::4, 3::4], a)
     with pytest.raises(ValueError, match='upscale'):
         Digits(upscale=0)
+
+
+def test_split_mnist_config_trains_on_idx_files(tmp_path, monkeypatch):
+    """configs/naive/naive_mlp_1xb64-1e_mnist-5exp.py on MNIST-format idx files (gzipped,
+    as published) in its data root: 5 experiences of 2 classes in the order 0..9."""
+    import os.path as osp
+    import uuid
+
+    from mmengine.config import Config
+
+    from helpers import ROOT, build_runner, results
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'data' / 'mnist').mkdir(parents=True)
+    rng = np.random.RandomState(0)
+    for prefix, n in (('train', 40), ('t10k', 20)):
+        labels = np.arange(n) % 10
+        images = rng.randint(0, 60, (n, 28, 28)) + 19 * labels[:, None, None]
+        _write_idx(tmp_path / 'data' / 'mnist' / f'{prefix}-images-idx3-ubyte.gz', images, True)
+        _write_idx(tmp_path / 'data' / 'mnist' / f'{prefix}-labels-idx1-ubyte.gz', labels, True)
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'naive', 'naive_mlp_1xb64-1e_mnist-5exp.py'))
+    cfg.work_dir, cfg.experiment_name = str(tmp_path / 'work'), f'test-{uuid.uuid4().hex[:8]}'
+    cfg.log_level = 'WARNING'
+    runner = build_runner(cfg)
+    assert [e.classes for e in runner.scenario.train_stream] == [(0, 1), (2, 3), (4, 5),
+                                                                 (6, 7), (8, 9)]
+    runner.train()
+    assert len(results(runner.work_dir)['accuracy_matrix']) == 5
