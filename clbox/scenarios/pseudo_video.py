@@ -39,7 +39,7 @@ class PseudoVideoStream(BaseDataset):
                  seed: int = 0, pipeline: Sequence = (), **kwargs):
         if frames < 1:
             raise ValueError(f'PseudoVideoStream: frames must be >= 1, got {frames}.')
-        src = build_dataset(source)
+        src = build_dataset(source) if isinstance(source, dict) else source
         if not hasattr(src, 'images'):
             raise TypeError(f'PseudoVideoStream needs an in-memory image dataset (an '
                             f'ArrayDataset such as FashionMNIST), got {type(src).__name__}.')
