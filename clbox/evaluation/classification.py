@@ -29,8 +29,9 @@ class BaseStreamEvaluator:
 
 @EVALUATORS.register_module()
 class ClsStreamEvaluator(BaseStreamEvaluator):
-    """Top-1 accuracy per test experience, top-k, per-class accuracy, mean class accuracy
-    and the confusion matrix, from one pass over the test stream.
+    """Top-1 accuracy per test experience, top-k, per-class accuracy, mean class accuracy,
+    the confusion matrix and the mean cross-entropy of the scores (``metrics['loss']`` over
+    the stream, ``details['loss_per_experience']``), from one pass over the test stream.
 
     Args:
         topk (Sequence[int]): k values of top-k accuracy. Defaults to (1, 5).
@@ -44,6 +45,7 @@ class ClsStreamEvaluator(BaseStreamEvaluator):
         self._correct = np.zeros((len(self.topk), num_experiences), dtype=np.int64)
         self._count = np.zeros(num_experiences, dtype=np.int64)
         self._confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
+        self._loss = np.zeros(num_experiences, dtype=np.float64)
 
     def process(self, algorithm, data: dict, experience_index: int) -> None:
         scores, labels = algorithm.predict_scores(data)
@@ -57,6 +59,8 @@ class ClsStreamEvaluator(BaseStreamEvaluator):
         self._count[experience_index] += len(labels)
         pred = top[:, 0].cpu().numpy()
         np.add.at(self._confusion, (labels.cpu().numpy(), pred), 1)
+        self._loss[experience_index] += float(torch.nn.functional.cross_entropy(
+            scores.float(), labels.long(), reduction='sum'))
 
     def _grow(self, num_classes: int) -> None:
         grown = np.zeros((num_classes, num_classes), dtype=np.int64)
@@ -69,7 +73,7 @@ class ClsStreamEvaluator(BaseStreamEvaluator):
         from mmengine.dist import all_reduce, get_world_size
         if get_world_size() == 1:
             return
-        for name in ('_correct', '_count', '_confusion'):
+        for name in ('_correct', '_count', '_confusion', '_loss'):
             tensor = torch.from_numpy(getattr(self, name))
             all_reduce(tensor, op='sum')
             setattr(self, name, tensor.numpy())
@@ -87,6 +91,8 @@ class ClsStreamEvaluator(BaseStreamEvaluator):
         per_class = np.full(self.num_classes, np.nan)
         per_class[present] = 100.0 * np.diag(self._confusion)[present] / per_class_n[present]
         metrics['mean_class_accuracy'] = float(np.nanmean(per_class)) if present.any() else 0.0
+        metrics['loss'] = float(self._loss.sum()) / total      # mean cross-entropy
         return dict(row=row, metrics=metrics,
                     details=dict(per_class_accuracy=per_class.tolist(),
-                                 confusion_matrix=self._confusion.tolist()))
+                                 confusion_matrix=self._confusion.tolist(),
+                                 loss_per_experience=(self._loss / count).tolist()))

@@ -53,6 +53,18 @@ def average_forgetting(rows) -> Optional[float]:
     return float(np.mean([np.max(R[:t - 1, j]) - R[-1, j] for j in cols])) if cols else None
 
 
+def forgetting_per_experience(rows) -> list:
+    """Each test experience's forgetting after the last row: ``max_{l<T-1} R[l][j] -
+    R[T-1][j]`` (RWalk's, Eq. 3, the terms of :func:`average_forgetting`) for the
+    experiences seen before the last one, None for the others. Avalanche's
+    ``ExperienceForgetting`` takes ``R[j][j]`` (the accuracy right after training on ``j``)
+    instead of the maximum; the two agree while accuracy only falls."""
+    R = _matrix(rows)
+    t = R.shape[0]
+    return [float(np.max(R[:t - 1, j]) - R[-1, j]) if j < t - 1 else None
+            for j in range(R.shape[1])]
+
+
 def stream_metrics(rows, initial: Optional[Sequence[float]] = None) -> Dict[str, float]:
     """Every matrix-level metric that is defined for ``rows`` (None ones are left out)."""
     metrics = dict(average_accuracy=average_accuracy(rows),

@@ -25,6 +25,11 @@ def test_run_writes_results_plots_and_checkpoints(tmp_path):
     assert res['metrics']['average_accuracy'] == pytest.approx(sum(last) / 3)
     assert all(0 <= v <= 100 for v in last)
     assert res['images_per_s'] > 0 and res['wall_time_s'] > 0 and res['seed'] == 0
+    # per-experience forgetting and the test-stream loss (Avalanche's metrics)
+    assert len(res['forgetting_per_experience']) == 3
+    assert res['forgetting_per_experience'][-1] is None
+    assert res['metrics']['last_loss'] > 0
+    assert len(res['history'][-1]['details']['loss_per_experience']) == 3
     assert res['config']['model']['type'] == 'ER'
     for name in ('accuracy_matrix.png', 'accuracy_curve.png', 'confusion_matrix.png',
                  'experience_0.pth', 'experience_2.pth', 'last_checkpoint'):

@@ -69,3 +69,39 @@ def test_mean_class_accuracy_is_sslad_amca_per_point():
     summary = summarize([[0.0]] * 6, None, history)
     assert summary['amca'] == pytest.approx(np.mean(mcas))
     assert summary['last_mean_class_accuracy'] == mcas[-1]
+
+
+def test_forgetting_per_experience_and_the_evaluator_loss():
+    import math
+
+    import torch
+
+    from clbox.evaluation.classification import ClsStreamEvaluator
+    from clbox.evaluation.continual import average_forgetting, forgetting_per_experience
+    rows = [[90.0, 10.0, 0.0], [70.0, 80.0, 5.0], [60.0, 85.0, 75.0]]
+    # exp 0: max(90, 70) - 60; exp 1: max(10, 80) - 85 (it improved); exp 2: not yet
+    assert forgetting_per_experience(rows) == [30.0, -5.0, None]
+    assert average_forgetting(rows) == 12.5
+    assert forgetting_per_experience(rows[:1]) == [None, None, None]
+
+    class Scores:
+        def __init__(self, scores, labels):
+            self.out = (scores, labels)
+
+        def predict_scores(self, data):
+            return self.out
+    g = torch.Generator().manual_seed(0)
+    evaluator = ClsStreamEvaluator(topk=(1, ))
+    evaluator.reset(2, 4)
+    batches = [(torch.randn(5, 4, generator=g), torch.randint(0, 4, (5, ), generator=g), j)
+               for j in (0, 1, 1)]
+    for scores, labels, j in batches:
+        evaluator.process(Scores(scores, labels), {}, j)
+    out = evaluator.compute()
+    ce = {0: [], 1: []}
+    for scores, labels, j in batches:
+        for z, y in zip(scores.tolist(), labels.tolist()):
+            ce[j].append(math.log(sum(math.exp(v) for v in z)) - z[y])
+    assert out['details']['loss_per_experience'] == [
+        pytest.approx(sum(ce[0]) / 5, rel=1e-5), pytest.approx(sum(ce[1]) / 10, rel=1e-5)]
+    assert out['metrics']['loss'] == pytest.approx((sum(ce[0]) + sum(ce[1])) / 15, rel=1e-5)

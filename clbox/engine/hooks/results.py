@@ -5,7 +5,7 @@ import time
 from mmengine.hooks import Hook
 
 from clbox.dist import is_main
-from clbox.evaluation.continual import summarize
+from clbox.evaluation.continual import forgetting_per_experience, summarize
 from clbox.registry import HOOKS
 from clbox.visualization.plots import (plot_accuracy_curve, plot_accuracy_matrix,
                                        plot_confusion_matrix)
@@ -52,6 +52,12 @@ class ContinualResultsHook(Hook):
         scalars = {f'continual/{k}': v for k, v in summary.items()}
         scalars.update({f'continual/accuracy_exp{j}': v
                         for j, v in enumerate(loop.matrix[-1])})
+        forgetting = forgetting_per_experience(loop.matrix)
+        scalars.update({f'continual/forgetting_exp{j}': v
+                        for j, v in enumerate(forgetting) if v is not None})
+        losses = (result or {}).get('details', {}).get('loss_per_experience')
+        if losses:
+            scalars.update({f'continual/loss_exp{j}': v for j, v in enumerate(losses)})
         runner.visualizer.add_scalars(scalars, step=step)
         runner.logger.info(
             f'after experience {experience.index}: row {[round(v, 1) for v in loop.matrix[-1]]} '
@@ -64,6 +70,7 @@ class ContinualResultsHook(Hook):
             experiences_done=step,
             metrics=summary,
             accuracy_matrix=loop.matrix,
+            forgetting_per_experience=forgetting,
             initial_accuracy=loop.initial_row,
             history=loop.history,
             wall_time_s=loop._wall_time,
