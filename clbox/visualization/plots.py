@@ -65,14 +65,18 @@ def plot_accuracy_curve(matrix: Sequence[Sequence[float]], path: str,
 
 
 def plot_confusion_matrix(confusion: Sequence[Sequence[int]], path: str,
-                          classes: Optional[List[str]] = None) -> None:
-    """Row-normalised confusion matrix (true class by row)."""
+                          classes: Optional[List[str]] = None,
+                          title: str = 'Confusion matrix after the last experience') -> None:
+    """Row-normalised confusion matrix (true class by row), with its title and a colorbar
+    (the share of each true class predicted as each class)."""
     plt = _pyplot()
     C = np.asarray(confusion, dtype=float)
     norm = C / np.maximum(C.sum(1, keepdims=True), 1)
     n = C.shape[0]
-    fig, ax = plt.subplots(figsize=(2 + 0.35 * n, 2 + 0.35 * n))
-    ax.imshow(norm, vmin=0, vmax=1, cmap='Blues')
+    fig, ax = plt.subplots(figsize=(2.8 + 0.35 * n, 2.3 + 0.35 * n))
+    im = ax.imshow(norm, vmin=0, vmax=1, cmap='Blues')
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(im, ax=ax, fraction=0.046, label='share of the true class')
     names = list(classes or [])
     # a head may have more outputs than the scenario has class names: number the rest
     ticks = [str(names[i]) if i < len(names) else str(i) for i in range(n)]
