@@ -6,6 +6,9 @@ from mmengine.visualization import WandbVisBackend
 
 from clbox.registry import VISBACKENDS
 
+#: The x-axis of the continual metrics in W&B: experiences done.
+EXPERIENCE_AXIS = 'continual/experience'
+
 
 class _Null:
     """Absorbs any attribute access and call (a disabled W&B run)."""
@@ -26,6 +29,10 @@ class SafeWandbVisBackend(WandbVisBackend):
     (no network, bad key, not installed), a warning is printed and logging to W&B is
     skipped; training goes on.
 
+    The continual metrics (``continual/*``, logged once per experience) are plotted against
+    the number of experiences done, not W&B's own step: each such log carries
+    ``continual/experience`` and W&B is told (``define_metric``) to use it as their x-axis.
+
     Args: as :class:`mmengine.visualization.WandbVisBackend`.
     """
 
@@ -41,3 +48,14 @@ class SafeWandbVisBackend(WandbVisBackend):
             warnings.warn(f'W&B logging disabled: it failed to start ({e!r}). Results are '
                           'still written to the work dir.')
             self._wandb = _Null()
+            return
+        define = getattr(self._wandb, 'define_metric', None)
+        if define is not None:
+            define(EXPERIENCE_AXIS)
+            define('continual/*', step_metric=EXPERIENCE_AXIS)
+
+    def add_scalars(self, scalar_dict: dict, step: int = 0, file_path=None, **kwargs):
+        """mmengine's, with ``continual/experience = step`` added to continual metrics."""
+        if any(str(k).startswith('continual/') for k in scalar_dict):
+            scalar_dict = dict(scalar_dict, **{EXPERIENCE_AXIS: step})
+        super().add_scalars(scalar_dict, step=step, file_path=file_path, **kwargs)

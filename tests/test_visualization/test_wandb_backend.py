@@ -20,6 +20,9 @@ class _FakeWandb(types.ModuleType):
     def log(self, data, **kwargs):
         self.logged.append(data)
 
+    def define_metric(self, name, **kwargs):
+        self.defined = getattr(self, 'defined', []) + [(name, kwargs)]
+
 
 @pytest.fixture
 def fake_wandb(monkeypatch):
@@ -50,3 +53,13 @@ def test_failed_start_is_a_warning_not_a_crash(tmp_path, fake_wandb):
     with pytest.warns(UserWarning, match='W&B logging disabled'):
         backend.add_scalars({'a': 1.0}, step=1)
     backend.add_scalar('b', 2.0)  # still no error
+
+
+def test_continual_metrics_use_the_experience_as_x_axis(tmp_path, fake_wandb):
+    wandb = fake_wandb()
+    backend = SafeWandbVisBackend(save_dir=str(tmp_path))
+    backend.add_scalars({'continual/average_accuracy': 50.0}, step=3)
+    backend.add_scalars({'train/loss': 0.5}, step=120)
+    assert ('continual/*', dict(step_metric='continual/experience')) in wandb.defined
+    assert wandb.logged[0] == {'continual/average_accuracy': 50.0, 'continual/experience': 3}
+    assert 'continual/experience' not in wandb.logged[1]
