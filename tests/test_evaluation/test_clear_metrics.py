@@ -90,9 +90,10 @@ def test_resource_hook_measures_each_experience(tmp_path):
     result = dict(metrics={})
     hook.after_experience_eval(runner, exp, result)
     hook.after_experience(runner, exp, result)
+    assert result['metrics'] == {}          # logged once, as resources/*, not again
     (tmp_path / 'experience_0.pth').write_bytes(b'x' * 3 * 2 ** 20)  # the checkpoint
     hook.after_train(runner)
-    stats = result['metrics']
+    stats = result['details']['resources']
     assert stats['resources/time_s'] > 0 and stats['resources/cpu_time_s'] >= 0
     assert stats['resources/ram_mb'] > 10 and stats['resources/disk_free_gb'] > 0
     with open(tmp_path / 'resources.json') as f:

@@ -36,8 +36,11 @@ class ResourceMonitorHook(Hook):
     """Measure every experience (training and its evaluation): wall time, process CPU
     time and mean CPU use, current and peak RAM, the free disk space in the work dir and
     the bytes the experience wrote there (checkpoint included, so this one is measured
-    at the next experience's start or at the end of training). Logged as ``resources/*``
-    scalars, added to ``result['metrics']`` (all but the disk growth) and appended to
+    at the next experience's start or at the end of training), and on a GPU its peak
+    allocated memory. Logged once as ``resources/*`` scalars (x-axis: experiences done),
+    kept in ``result['details']['resources']`` (so ``results.json``'s history has them; not
+    in ``result['metrics']``, which would log them a second time as ``continual/last_*``)
+    and appended to
     ``<work_dir>/resources.json`` (like Avalanche's
     ``timing_metrics``, ``cpu_usage_metrics``, ``ram_usage_metrics`` and
     ``disk_usage_metrics``, per experience).
@@ -109,8 +112,11 @@ class ResourceMonitorHook(Hook):
             'resources/system_ram_percent': psutil.virtual_memory().percent,
             'resources/disk_free_gb': shutil.disk_usage(runner.work_dir).free / 2 ** 30,
         }
+        import torch
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            stats['resources/gpu_peak_mem_mb'] = torch.cuda.max_memory_allocated() / 2 ** 20
         if result is not None:
-            result.setdefault('metrics', {}).update(stats)
+            result.setdefault('details', {})['resources'] = dict(stats)
         runner.visualizer.add_scalars(stats, step=experience.index + 1)
         record = dict(experience=experience.index, name=experience.name,
                       **{k.split('/', 1)[1]: v for k, v in stats.items()})
