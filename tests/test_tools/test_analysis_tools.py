@@ -284,3 +284,26 @@ def test_prediction_writer_keeps_the_metrics_and_scores_once():
     scores = torch.cat([d['scores'] for _, d in batches])
     assert [r['pred_label'] for r in writer.records] == scores.argmax(1).tolist()
     assert writer.records[0]['scores'] == pytest.approx(scores[0].tolist(), abs=1e-6)
+
+
+# ---------------------------------------------------------- tools/analysis_tools/browse_scenario.py
+def test_browse_scenario_draws_a_row_per_experience(tmp_path, monkeypatch, capsys):
+    browse_tool = _tool('analysis_tools/browse_scenario.py')
+    from clbox.visualization import plots
+    figures = []
+    real_close = plots._pyplot().close
+    monkeypatch.setattr(plots._pyplot(), 'close', lambda fig: figures.append(fig))
+    out = str(tmp_path / 'digits.png')
+    browse_tool.main([NAIVE_DIGITS, '--num', '4', '--out', out, '--cfg-options',
+                      'scenario.num_experiences=3'])
+    assert capsys.readouterr().out.strip() == out
+    with open(out, 'rb') as f:
+        assert f.read(8) == PNG_MAGIC
+    (fig, ) = figures
+    axes = fig.axes
+    assert len(axes) == 3 * 4                          # 3 experiences x 4 samples
+    titles = [ax.get_title() for ax in axes]
+    assert set(titles[:4]) <= {'0', '1', '2', '3'}     # experience 0's classes, named
+    real_close(fig)
+    with pytest.raises(ValueError, match='--num'):
+        browse_tool.browse(None, 'train', 0, out)
