@@ -247,3 +247,39 @@ def test_test_files_errors_name_the_folder_and_file(tmp_path):
         test_files(str(tmp_path / 'test_track3A'))
     with pytest.raises(ValueError, match='no samples list'):
         SSLADTestPickle(str(tmp_path / 'test_track3A' / 'test.pkl'))
+
+
+def test_row_9_on_two_ranks_keeps_a_memory_per_rank(soda, tmp_path):
+    """tools/dist_train.sh with 2 gloo ranks: each rank streams its half of every incoming
+    batch into its own memory share (20 / 2, sweeps to 5 each), replays from its own draw;
+    the checkpoints hold both ranks' memories and replay draws."""
+    import torch
+
+    from dist_helpers import dist_train, read_json, write_config
+    cfg = write_config(tmp_path / 'two', 'cfg.py', f'''
+    _base_ = [{_row(9)!r}]
+    custom_imports = dict(imports=['_dist_test_hooks'], allow_failed_imports=False)
+    scenario = dict(data_root={soda['data_root']!r})
+    model = dict(
+        model=dict(backbone=dict(depth=18, stem_channels=8, base_channels=8, init_cfg=None),
+                   head=dict(in_channels=64)),
+        buffer=dict(size=20, sweep_size=10, sweep_every=8),
+        soft_labels=dict(patience=2, milestones=[2, 4, 5]))
+    param_scheduler = dict(milestones=[3, 5])
+    train_dataloader = dict(num_workers=0)
+    val_dataloader = dict(num_workers=0)
+    test_dataloader = dict(num_workers=0)
+    default_hooks = dict(logger=dict(interval=1000))
+    ''')
+    dist_train(cfg, 2, '--work-dir', str(tmp_path / 'two'))
+    out = read_json(tmp_path / 'two', 'results.json')
+    assert len(out['accuracy_matrix']) == 6 and 'amca' in out['metrics']
+    state = torch.load(tmp_path / 'two' / 'experience_5.pth')['state_dict']['_extra_state']
+    memories = state['buffer']['ranks']
+    assert len(memories) == 2 and len(state['replay_ranks']) == 2
+    assert all(r['replay'] is not None for r in state['replay_ranks'])   # both replayed
+    sizes = [len(m['storage']['labels']) for m in memories]
+    assert all(0 < n <= 10 for n in sizes)
+    assert not torch.equal(memories[0]['storage']['inputs'][:5],
+                           memories[1]['storage']['inputs'][:5])    # different halves
+    assert state['iteration'] == 6                                   # 1 batch per task
