@@ -160,22 +160,18 @@ class UncertaintyMemory:
 
     def append(self, inputs: torch.Tensor, labels: torch.Tensor, logits: torch.Tensor,
                features: Optional[torch.Tensor] = None) -> None:
-        """Store samples at the end (no capacity check: a sweep may overfill briefly)."""
+        """Store samples at the end (no capacity check: a sweep may overfill briefly).
+        Without ``features`` (the batch appended before a sweep) they are zeros of the
+        stored width."""
         if features is None:
-            features = torch.zeros(len(labels), *self.storage['features'].shape[1:]) \
-                if self.storage else torch.zeros(len(labels), 0)
+            width = self.storage['features'].size(1) if self.storage else 0
+            features = torch.zeros(len(labels), width)
         batch = dict(inputs=inputs.detach().cpu(), labels=labels.detach().cpu().long(),
                      logits=logits.detach().cpu().float(),
                      features=features.detach().cpu().float().flatten(1))
         if not self.storage:
             self.storage = {k: v.clone() for k, v in batch.items()}
             return
-        if batch['features'].size(1) != self.storage['features'].size(1):
-            if batch['features'].numel() == 0:
-                batch['features'] = torch.zeros(len(labels), self.storage['features'].size(1))
-            elif self.storage['features'].numel() == 0:
-                self.storage['features'] = torch.zeros(len(self),
-                                                       batch['features'].size(1))
         for key in FIELDS:
             self.storage[key] = torch.cat([self.storage[key],
                                            batch[key].to(self.storage[key].dtype)])

@@ -19,9 +19,8 @@ class ContinualLogProcessor(LogProcessor):
 
 def experience_prefix(runner) -> str:
     """``'Experience [i/N] '`` of the train loop's current experience, or ''."""
-    loop = getattr(runner, '_train_loop', None)
-    experience = getattr(loop, 'current_experience', None) if loop is not None and \
-        not isinstance(loop, dict) else None
+    loop = getattr(runner, '_train_loop', None)       # a config dict until it is built
+    experience = getattr(loop, 'current_experience', None)
     if experience is None:
         return ''
     return f'Experience [{experience.index + 1}/{len(runner.scenario.train_stream)}] '
