@@ -52,8 +52,7 @@ def run_step(alg, exp):
 
 @pytest.mark.parametrize('method', sorted(METHODS))
 def test_two_steps(method, scenario):
-    kwargs = dict(threshold_scale=1.0) if method == 'REMINDER' else {}
-    alg = build(method, **kwargs)
+    alg = build(method)
     run_step(alg, scenario.train_stream[0])
     assert alg.num_active == 3 and alg.teacher is None
     logs, wrapper = run_step(alg, scenario.train_stream[1])

@@ -193,3 +193,23 @@ def test_training_log_lines_name_the_experience(tmp_path):
     assert lines and all('Experience [' in line for line in lines)
     assert any('Experience [1/3] Epoch(train)' in line for line in lines)
     assert any('Experience [3/3] Epoch(train)' in line for line in lines)
+
+
+def test_max_epochs_per_experience_and_their_schedules(tmp_path):
+    """``train_cfg.max_epochs=[1, 3]``: 1 epoch at experience 0, 3 after; a by-epoch
+    scheduler written for the first count (end=1) spans each experience's own epochs."""
+    cfg = tiny_cfg(tmp_path, num_experiences=2, epochs=[1, 3], param_scheduler=[dict(
+        type='PolyLR', power=1.0, eta_min=0.0, by_epoch=True, begin=0, end=1)])
+    runner = build_runner(cfg)
+    lrs = []
+
+    class Record(Hook):
+        def after_train_epoch(self, runner):
+            lrs.append(runner.optim_wrapper.get_lr()['lr'][0])
+    runner.register_hook(Record(), priority='LOWEST')  # after the scheduler steps
+    runner.train()
+    loop = runner.train_loop
+    assert loop.max_epochs == 4 and loop.epoch == 4 and loop.max_iters == loop.iter
+    # after each epoch (mmengine's poly reaches eta_min one step before ``end``): one value
+    # at experience 0, 0.01 -> 0 over 3 epochs at experience 1 (end=1 would keep 0.01)
+    assert lrs == pytest.approx([0.01, 0.005, 0.0, 0.0])

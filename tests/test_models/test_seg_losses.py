@@ -99,17 +99,18 @@ def test_entropy_pseudo_labels_and_adaptive_factor():
 
 def test_similarity_weights_and_csw_kd_by_hand():
     w = similarity_weights(torch.tensor([[1.0, 0.0]]), torch.tensor([[2.0, 0.0], [0.0, 1.0]]),
-                           threshold_scale=1.0)
+                           delta=1.0)
     assert w[0].tolist() == pytest.approx([E / (E + 1), 0.0])
     student = pix(0.0, 1.0, 5.0).float()
     teacher = pix(1.0, 0.0).float()
     weights = torch.tensor([[0.5, 0.25], [1.0, 1.0], [0.0, 0.0]])
     q0, q1 = 1 / (1 + E), E / (1 + E)          # student softmax over the 2 old channels
     p0, p1 = E / (E + 1), 1 / (E + 1)
-    expected = -(0.5 * p0 * math.log(q0) + 0.25 * p1 * math.log(q1)) / 2
-    loss = CSWKDLoss()(student, teacher, torch.tensor([[[0]]]), weights)
-    assert loss.item() == pytest.approx(expected, rel=1e-5)
-    assert CSWKDLoss()(student, teacher, torch.tensor([[[2]]]), weights).item() == 0.0
+    expected = -(0.5 * p0 * math.log(q0) + 0.25 * p1 * math.log(q1))  # a sum over classes
+    loss = CSWKDLoss(loss_weight=1.0, temperature=1.0, teacher_eps=0.0)
+    assert loss(student, teacher, torch.tensor([[[0]]]), weights).item() == \
+        pytest.approx(expected, rel=1e-5)
+    assert loss(student, teacher, torch.tensor([[[2]]]), weights).item() == 0.0
 
 
 def test_kd_and_bce_distillation_by_hand():

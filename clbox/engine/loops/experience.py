@@ -1,6 +1,7 @@
 """The experience-based train loop: epochs per experience over the whole stream."""
 import copy
 import math
+import numbers
 import time
 from typing import List, Optional, Sequence
 
@@ -32,7 +33,12 @@ class ExperienceBasedTrainLoop(BaseLoop):
         runner (ContinualRunner): The runner.
         dataloader (dict): ``train_dataloader`` config without ``dataset``; the loop gives
             each experience's dataset.
-        max_epochs (int): Epochs per experience. Defaults to 1.
+        max_epochs (int | Sequence[int]): Epochs per experience, or one value per
+            experience (by experience index; the last repeats), e.g. ``[60, 70]`` for 60
+            epochs at step 0 and 70 later. With a list and ``reset_optimizer`` (schedulers
+            restart at every experience), every epoch-based param scheduler whose ``end``
+            is the first entry (a schedule written for one experience of that many epochs)
+            ends at each experience's own epoch count instead. Defaults to 1.
         reset_optimizer (bool): Rebuild optimizer and param schedulers from the config at
             the start of every experience. Defaults to True.
         experiences (Sequence[int], optional): Indices of the experiences to train; the
@@ -48,7 +54,7 @@ class ExperienceBasedTrainLoop(BaseLoop):
         self.dataloader_cfg = copy.deepcopy(dict(dataloader))
         self.dataloader_cfg.pop('dataset', None)
         check_batch_size(self.dataloader_cfg.get('batch_size', 1))
-        self.epochs_per_experience = int(max_epochs)
+        self.epoch_schedule = epoch_schedule(max_epochs)
         self.reset_optimizer = reset_optimizer
         self.eval_initial = eval_initial
         stream = runner.scenario.train_stream
@@ -85,9 +91,21 @@ class ExperienceBasedTrainLoop(BaseLoop):
         """The continual method (the unwrapped model)."""
         return unwrap(self.runner.model)
 
+    def epochs_of(self, index: int) -> int:
+        """Epochs of the experience with stream index ``index``."""
+        return self.epoch_schedule[min(index, len(self.epoch_schedule) - 1)]
+
+    @property
+    def epochs_per_experience(self) -> int:
+        """Epochs of the current experience (of the last one after the stream)."""
+        exp = self.current_experience
+        index = exp.index if exp is not None else (self.experiences[-1] if self.experiences
+                                                   else 0)
+        return self.epochs_of(index)
+
     @property
     def max_epochs(self) -> int:
-        return len(self.experiences) * self.epochs_per_experience
+        return sum(self.epochs_of(i) for i in self.experiences)
 
     @property
     def max_iters(self) -> int:
@@ -100,7 +118,7 @@ class ExperienceBasedTrainLoop(BaseLoop):
             self._max_iters = sum(
                 math.ceil(math.ceil(len(self.algorithm.train_dataset(stream[i], stream))
                                     / world_size) / bs)
-                for i in self.experiences) * self.epochs_per_experience
+                * self.epochs_of(i) for i in self.experiences)
         return self._max_iters
 
     @property
@@ -155,7 +173,7 @@ class ExperienceBasedTrainLoop(BaseLoop):
 
     def train_experience(self, experience: Experience) -> None:
         """``max_epochs`` epochs over the experience's training data."""
-        while self._epoch_in_exp < self.epochs_per_experience and not self.stop_training:
+        while self._epoch_in_exp < self.epochs_of(experience.index) and not self.stop_training:
             self.run_epoch()
 
     def run_epoch(self) -> None:
@@ -259,8 +277,22 @@ class ExperienceBasedTrainLoop(BaseLoop):
         self.algorithm.configure_optimizer(runner.optim_wrapper, experience)
         if runner.cfg.get('param_scheduler') is not None:
             runner.param_schedulers = runner.build_param_scheduler(
-                copy.deepcopy(runner.cfg.param_scheduler))
+                self.experience_schedulers(runner.cfg.param_scheduler, experience))
         runner.optim_wrapper.initialize_count_status(runner.model, self._iter, self.max_iters)
+
+    def experience_schedulers(self, cfg, experience: Experience):
+        """A copy of the ``param_scheduler`` config for ``experience``: with per-experience
+        epochs, epoch-based schedulers ending at the first experience's epoch count end at
+        this experience's instead."""
+        cfg = copy.deepcopy(cfg)
+        written_for, epochs = self.epoch_schedule[0], self.epochs_of(experience.index)
+        if len(self.epoch_schedule) == 1 or epochs == written_for:
+            return cfg
+        for item in (cfg if isinstance(cfg, (list, tuple)) else [cfg]):
+            if hasattr(item, 'get') and item.get('by_epoch', True) and \
+                    item.get('end') == written_for:
+                item['end'] = epochs
+        return cfg
 
     def evaluate(self) -> dict:
         """Evaluate the whole test stream through the runner's val loop."""
@@ -321,6 +353,17 @@ class ExperienceBasedTrainLoop(BaseLoop):
         # the runner checked that this run has the checkpoint's number of processes
         self._pending_rng = state['rng_ranks'][world()[0]] if state.get('rng_ranks') \
             else state['rng']
+
+
+def epoch_schedule(max_epochs) -> List[int]:
+    """``train_cfg.max_epochs`` as a list of per-experience epoch counts."""
+    values = list(max_epochs) if isinstance(max_epochs, (list, tuple)) else [max_epochs]
+    if not values or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0
+                         for v in values):
+        raise ValueError(f'train_cfg.max_epochs must be an int >= 0 or a non-empty list of '
+                         f'them (epochs of each experience, the last repeating), got '
+                         f'{max_epochs!r}.')
+    return [int(v) for v in values]
 
 
 def check_batch_size(batch_size) -> None:
