@@ -89,9 +89,18 @@ def test_entropy_pseudo_labels_and_adaptive_factor():
     # 3 background pixels: confident class 1, uncertain, confident class 0; 1 new pixel
     teacher = torch.tensor([[-9.0, 0.0, 9.0, 0.0], [9.0, 0.0, -9.0, 0.0]]).view(1, 2, 1, 4)
     labels = torch.tensor([[[0, 0, 0, 3]]])
-    out, factor = entropy_pseudo_labels(labels, teacher, torch.tensor([0.5, 0.5]))
+    out, factor = entropy_pseudo_labels(labels, teacher, torch.tensor([0.5, 0.5]),
+                                        entropy_scale='normalized')
     assert out.tolist() == [[[1, 255, 0, 3]]]
     assert factor.tolist() == pytest.approx([2 / 3])
+    # an image without background: factor 0 (PLOP's num / (den + 1e-6)), or as set
+    _, factor = entropy_pseudo_labels(torch.full((1, 1, 4), 3), teacher,
+                                      torch.tensor([0.5, 0.5]), entropy_scale='normalized')
+    assert factor.tolist() == [0.0]
+    _, factor = entropy_pseudo_labels(torch.full((1, 1, 4), 3), teacher,
+                                      torch.tensor([0.5, 0.5]), entropy_scale='normalized',
+                                      no_background_weight=1.0)
+    assert factor.tolist() == [1.0]
     thr = median_thresholds(torch.tensor([0.1, 0.3, 0.5, 0.0002]), torch.tensor([0, 0, 0, 1]),
                             num_classes=3)
     assert thr.tolist() == pytest.approx([0.3, 0.001, 0.001])
