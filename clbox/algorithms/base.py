@@ -177,6 +177,9 @@ class ContinualAlgorithm(BaseModel):
         with optim_wrapper.optim_context(self.__dict__.get('_forward_module') or self):
             data = self.preprocess(data, True)
             losses = self._run_forward(data, mode='loss')
+        accuracy = self.__dict__.pop('_train_accuracy', None)
+        if accuracy is not None and 'accuracy_top-1' not in losses:
+            losses = dict(losses, **{'accuracy_top-1': accuracy})
         parsed_losses, log_vars = self.parse_losses(losses)
         update_params(optim_wrapper, parsed_losses)
         return log_vars
@@ -215,8 +218,10 @@ class ContinualAlgorithm(BaseModel):
             loss = parts[0] if parts else sum(parts)
             for part in parts[1:]:
                 loss = loss + part
-            log_vars = OrderedDict(loss=loss.item())
-            log_vars.update((k, v.item()) for k, v in losses.items())
+            values = torch.stack([loss.detach().double()] +
+                                 [v.detach().double() for v in losses.values()]).tolist()
+            log_vars = OrderedDict(loss=values[0])  # one device sync for all of them
+            log_vars.update(zip(losses, values[1:]))
             if not math.isfinite(log_vars['loss']):
                 raise NonFiniteLossError(f'the loss is {log_vars["loss"]} '
                                          f'({dict(log_vars)})')
@@ -242,8 +247,18 @@ class ContinualAlgorithm(BaseModel):
         return torch.cat([s.gt_label.reshape(-1)[:1] for s in data_samples])
 
     def classification_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """The head's configured loss (``head.loss_module``), else cross-entropy."""
+        """The head's configured loss (``head.loss_module``), else cross-entropy.
+
+        When the head's ``cal_acc`` is on (mmpretrain's switch, which
+        :class:`~clbox.engine.hooks.TrainAccuracyHook` sets) and the model trains, the
+        batch's top-1 accuracy is kept and :meth:`train_step` reports it as
+        ``accuracy_top-1``, as mmpretrain's ``ClsHead.loss`` does.
+        """
         head = getattr(self.model, 'head', None)
+        if self.training and getattr(head, 'cal_acc', False) and logits.dim() == 2:
+            with torch.no_grad():
+                self.__dict__['_train_accuracy'] = \
+                    (logits.argmax(1) == labels).float().mean() * 100
         loss_module = getattr(head, 'loss_module', None)
         if loss_module is None:
             return F.cross_entropy(logits, labels)

@@ -6,5 +6,6 @@ from .results import ContinualResultsHook
 __all__ = ['ExperienceCheckpointHook', 'ContinualResultsHook', 'ProgressBarHook']
 from .clear_metrics import CLEARMetricsHook  # noqa: E402
 from .resources import ResourceMonitorHook  # noqa: E402
+from .train_accuracy import TrainAccuracyHook  # noqa: E402
 
-__all__ += ['CLEARMetricsHook', 'ResourceMonitorHook']
+__all__ += ['CLEARMetricsHook', 'ResourceMonitorHook', 'TrainAccuracyHook']
