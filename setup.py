@@ -16,6 +16,12 @@ setup(
     version='0.1.0',
     description='Continual learning on mmengine, mmpretrain, mmseg and Avalanche',
     packages=find_packages(include=['clbox', 'clbox.*']),
+    # OpenMIM's layout (`mim train clbox CONFIG`, `mim search clbox`): clbox/.mim holds
+    # links to the repository's configs, tools and model-index.yml (an editable install
+    # uses them in place; a wheel copies what they point to)
+    package_data={'clbox': ['.mim/model-index.yml', '.mim/configs/*/*.py',
+                            '.mim/configs/*/*/*.py', '.mim/configs/*/*.md',
+                            '.mim/tools/*.py', '.mim/tools/*.sh', '.mim/tools/*/*.py']},
     python_requires='>=3.9',
     install_requires=requirements('runtime'),
     extras_require={

@@ -4,7 +4,9 @@
 Prints the accuracy row (one score per test experience) and the metrics, and writes them
 to ``WORK_DIR/test_results.json``. ``--out FILE.json`` or ``--out FILE.csv`` also writes
 every test sample's prediction (experience, sample index, predicted class, label, scores;
-see ``clbox.evaluation.predictions.PredictionWriter``).
+see ``clbox.evaluation.predictions.PredictionWriter``). ``--show-dir DIR`` (segmentation)
+writes, per test image, the image with its ground truth and its prediction overlaid to
+``DIR/experience_<t>/<name>.png`` (``clbox.evaluation.seg_overlays.SegOverlayWriter``).
 """
 import argparse
 
@@ -19,6 +21,9 @@ def parse_args(argv=None):
     parser.add_argument('--out', default=None,
                         help='also write the per-sample predictions of the test stream to '
                         'this .json or .csv file (classification configs)')
+    parser.add_argument('--show-dir', default=None,
+                        help='write image / ground truth / prediction overlays of every '
+                        'test image here (segmentation configs)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -46,13 +51,38 @@ def apply_out(cfg, out, launcher='none'):
     return cfg
 
 
+def apply_show_dir(cfg, show_dir):
+    """Wrap the config's ``test_evaluator`` in a ``SegOverlayWriter`` writing to
+    ``show_dir``.
+
+    Raises:
+        ValueError: The config has no test evaluator, or not a segmentation one.
+    """
+    from clbox.evaluation.seg_overlays import SegOverlayWriter
+    from clbox.registry import EVALUATORS
+    if cfg.get('test_evaluator') is None:
+        raise ValueError(f'--show-dir needs a test_evaluator in the config "{cfg.filename}".')
+    SegOverlayWriter(EVALUATORS.build(cfg.test_evaluator), show_dir)  # checks the type now
+    cfg.test_evaluator = dict(type='SegOverlayWriter', evaluator=cfg.test_evaluator,
+                              show_dir=show_dir)
+    return cfg
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.show_dir and args.out:
+        raise SystemExit('tools/test.py: --out (classification) and --show-dir '
+                         '(segmentation) do not go together; use one.')
     cfg = load_config(args.config, args.cfg_options, args.work_dir)
     if args.out:
         try:
             apply_out(cfg, args.out, args.launcher)
         except (ValueError, FileNotFoundError) as e:
+            raise SystemExit(f'tools/test.py: {e}')
+    if args.show_dir:
+        try:
+            apply_show_dir(cfg, args.show_dir)
+        except ValueError as e:
             raise SystemExit(f'tools/test.py: {e}')
     cfg.launcher = args.launcher
     cfg.load_from, cfg.resume = args.checkpoint, False
