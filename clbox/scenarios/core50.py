@@ -67,12 +67,17 @@ class CORe50FileList(BaseDataset):
             object folder). Defaults to True.
         sessions (Sequence[int], optional): Keep only these sessions. Defaults to None.
         pipeline (list): mm transforms. Defaults to ().
+        every (int): Keep every ``every``-th image of the list (after the session filter),
+            starting with the first: images ``0, k, 2k, ...``, ``ceil(n / k)`` of them.
+            Defaults to 1 (all).
     """
 
     METAINFO = dict(classes=tuple(f'o{i}' for i in range(1, 51)))
 
     def __init__(self, ann_file: str, img_root: str, object_level: bool = True,
-                 sessions: Optional[Sequence[int]] = None, pipeline: Sequence = (), **kwargs):
+                 sessions: Optional[Sequence[int]] = None, pipeline: Sequence = (),
+                 every: int = 1, **kwargs):
+        self.every = check_every(every, 'CORe50FileList: every')
         self.img_root = img_root
         self.object_level = object_level
         self.sessions = None if sessions is None else set(int(s) for s in sessions)
@@ -91,11 +96,19 @@ class CORe50FileList(BaseDataset):
             data.append(dict(img_path=osp.join(self.img_root, rel),
                              gt_label=label if self.object_level else obj // 5,
                              session=session, object=obj))
-        return data
+        return data[::self.every]
 
     def get_gt_labels(self) -> np.ndarray:
         """Labels of every sample, in order."""
         return np.array([d['gt_label'] for d in self.data_list], dtype=np.int64)
+
+
+def check_every(every, key: str) -> int:
+    """``every`` as an int >= 1, or a ValueError naming ``key``."""
+    if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
+        raise ValueError(f'{key} must be an int >= 1 (keep every k-th image; 1 keeps all, '
+                         f'20 is the AR1* reference\'s test subset), got {every!r}.')
+    return int(every)
 
 
 def _find_dir(data_root: str, scenario: str, run: int, filelist_dir: Optional[str]) -> str:
@@ -136,6 +149,11 @@ class CORe50(BaseScenario):
             the lists are not where the official zips put them. Defaults to None.
         num_batches (int, optional): Only the first ``num_batches`` experiences (smoke
             tests). Defaults to None (all).
+        test_every (int): Evaluate on every ``test_every``-th test image only (images
+            ``0, k, 2k, ...`` of the test list: ``ceil(n / k)`` of the ``n``). The AR1*
+            reference tests on every 20th image (``CORE50.get_test_set(reduced=True)``,
+            vlomonaco/ar1-pytorch ``data_loader.py:155, 177-181``), which makes
+            evaluation after each of 391 experiences affordable. Defaults to 1 (all).
     """
 
     def __init__(self, data_root: str, scenario: str = 'nicv2_391', run: int = 0,
@@ -144,7 +162,9 @@ class CORe50(BaseScenario):
                                              dict(type='PackInputs')),
                  test_pipeline: Optional[Sequence] = None,
                  test_sessions: Sequence[int] = TEST_SESSIONS,
-                 filelist_dir: Optional[str] = None, num_batches: Optional[int] = None):
+                 filelist_dir: Optional[str] = None, num_batches: Optional[int] = None,
+                 test_every: int = 1):
+        test_every = check_every(test_every, 'CORe50: test_every (scenario.test_every)')
         key = scenario.lower().replace('-', '_').replace('nic_v2', 'nicv2')
         if key not in NUM_BATCHES:
             raise ValueError(f'unknown CORe50 scenario {scenario!r}; pick one of '
@@ -172,10 +192,11 @@ class CORe50(BaseScenario):
             self.train_stream.append(self._experience(i, dataset, 'train'))
         test_list = osp.join(list_dir, 'test_filelist.txt')
         if osp.isfile(test_list):
-            test = CORe50FileList(test_list, sessions=test_sessions, pipeline=test_pipeline,
-                                  **common)
+            test = CORe50FileList(test_list, sessions=test_sessions, every=test_every,
+                                  pipeline=test_pipeline, **common)
         else:
-            test = _SessionImages(img_root, test_sessions, object_level, test_pipeline)
+            test = _SessionImages(img_root, test_sessions, object_level, test_pipeline,
+                                  every=test_every)
         self.test_stream = [self._experience(0, test, 'test')]
 
     @property
@@ -194,9 +215,11 @@ class CORe50(BaseScenario):
 class _SessionImages(CORe50FileList):
     """Every image of some sessions, found on disk (when a layout has no test list)."""
 
-    def __init__(self, img_root: str, sessions, object_level: bool, pipeline):
+    def __init__(self, img_root: str, sessions, object_level: bool, pipeline,
+                 every: int = 1):
         self._rows = self._scan(img_root, sessions)
-        super().__init__('', img_root, object_level=object_level, pipeline=pipeline)
+        super().__init__('', img_root, object_level=object_level, every=every,
+                         pipeline=pipeline)
 
     @staticmethod
     def _scan(img_root: str, sessions) -> List[tuple]:
@@ -213,4 +236,4 @@ class _SessionImages(CORe50FileList):
         return [dict(img_path=osp.join(self.img_root, rel),
                      gt_label=label if self.object_level else obj // 5,
                      session=session, object=obj)
-                for rel, label, session, obj in self._rows]
+                for rel, label, session, obj in self._rows][::self.every]

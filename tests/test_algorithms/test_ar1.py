@@ -69,8 +69,10 @@ def _snapshot(module):
 
 
 def test_replayed_samples_bypass_the_frozen_lower_layers(scenario):
+    """The Caffe-era variant: lower layers trained in experience 0, frozen after it, with
+    the SI-style penalty (the reference's defaults: test_ar1_reference.py)."""
     torch.manual_seed(0)
-    alg = MODELS.build(_model_cfg())
+    alg = MODELS.build(_model_cfg(freeze_below_latent_from_start=False, si_lambda=1.0))
     backbone = alg.model.backbone
     lower, upper = RowCounter(backbone.conv1), RowCounter(backbone.conv5_4.sep)
     steps = len(_run(alg, scenario.train_stream[0], epochs=2))

@@ -30,12 +30,17 @@ class ExperienceCheckpointHook(Hook):
             experience ends. Defaults to -1.
         save_optimizer (bool): Include optimizer state. Defaults to True.
         save_param_scheduler (bool): Include scheduler state. Defaults to True.
-        max_keep_ckpts (int): Keep only the newest N checkpoints of the work dir (by
-            stream position: experience, then epoch), as mmengine's ``CheckpointHook``;
-            older ones are deleted after each successful save, so long streams (391
-            CORe50 experiences) do not fill the disk. ``--step N`` needs
-            ``experience_{N-1}.pth``, which is always among the newest. <= 0 keeps all.
-            Defaults to -1.
+        max_keep_ckpts (int): Keep only the newest N ``experience_*.pth`` checkpoints of
+            the work dir (by stream position: experience, then epoch), as mmengine's
+            ``CheckpointHook``; older ones are deleted after each successful save (the
+            new file is complete and ``last_checkpoint`` points at it first), so long
+            streams do not fill the disk (391 CORe50 experiences with 1,500 latents:
+            ~210 MB each, ~85 GB kept otherwise). Never deleted: the file just saved,
+            the ``last_checkpoint`` target, files later in the stream than the one just
+            saved (a resumed run overwrites those when it gets there) and anything that
+            is not a finished ``experience_*.pth`` (temporary files are hidden
+            ``.*.tmp`` names). ``--step N`` needs ``experience_{N-1}.pth``, which is
+            always among the newest. <= 0 keeps all. Defaults to -1.
         stream_fraction (float, optional): With the online loop, also save
             ``checkpoint_{f:010.4f}.pth`` every ``stream_fraction`` of the training
             updates (``f`` = 0.05, 0.10, ... 1.0: the reference's ``save_freq=0.05`` and
@@ -58,7 +63,12 @@ class ExperienceCheckpointHook(Hook):
         self.stream_fraction = None if stream_fraction is None else float(stream_fraction)
         self._saved_upto = 0
         self.interval = interval
-        self.max_keep_ckpts = int(max_keep_ckpts)
+        if isinstance(max_keep_ckpts, bool) or not isinstance(max_keep_ckpts, int):
+            raise ValueError(f'ExperienceCheckpointHook: max_keep_ckpts must be an int '
+                             f'(N > 0 keeps the newest N experience checkpoints, <= 0 keeps '
+                             f'all; e.g. default_hooks.checkpoint.max_keep_ckpts=2), got '
+                             f'{max_keep_ckpts!r}.')
+        self.max_keep_ckpts = max_keep_ckpts
         self.save_optimizer = save_optimizer
         self.save_param_scheduler = save_param_scheduler
         self.last_saved = None
@@ -110,12 +120,55 @@ class ExperienceCheckpointHook(Hook):
         if is_main():
             atomic_write(osp.join(runner.work_dir, 'last_checkpoint'), lambda f: f.write(path))
             if self.max_keep_ckpts > 0:
-                for old in stream_checkpoints(runner.work_dir)[:-self.max_keep_ckpts]:
-                    os.remove(old)
+                prune_checkpoints(runner.work_dir, path, self.max_keep_ckpts)
         self.last_saved = path
 
 
-_NAME = re.compile(r'experience_(\d+)(?:_epoch_(\d+))?\.pth$')
+def prune_checkpoints(work_dir: str, saved: str, keep: int) -> list:
+    """Delete all but the newest ``keep`` stream checkpoints up to ``saved``.
+
+    Only ``experience_{i}[_epoch_{e}].pth`` files at or before the stream position of
+    ``saved`` are candidates; ``saved`` itself and the ``last_checkpoint`` target are never
+    deleted. Each deletion is one ``os.remove`` (atomic); a file already gone is skipped.
+
+    Args:
+        work_dir (str): The run's folder.
+        saved (str): The checkpoint just written (complete, ``last_checkpoint`` updated).
+        keep (int): How many to keep (>= 1).
+
+    Returns:
+        list: The deleted paths.
+    """
+    limit = stream_position(saved)
+    protected = {osp.abspath(saved)}
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    if osp.isfile(pointer):
+        with open(pointer) as f:
+            protected.add(osp.abspath(f.read().strip()))
+    candidates = [p for p in stream_checkpoints(work_dir)
+                  if limit is None or stream_position(p) <= limit]
+    removed = []
+    for old in candidates[:-keep]:
+        if osp.abspath(old) in protected:
+            continue
+        try:
+            os.remove(old)
+        except FileNotFoundError:
+            continue
+        removed.append(old)
+    return removed
+
+
+_NAME = re.compile(r'experience_(\d+)(?:_epoch_(\d+))?\.pth')
+
+
+def stream_position(path: str) -> Optional[tuple]:
+    """``(experience, epoch)`` of an ``experience_{i}[_epoch_{e}].pth`` name (an
+    experience's end is epoch ``inf``: after its epochs); None for other names."""
+    match = _NAME.fullmatch(osp.basename(path))
+    if match is None:
+        return None
+    return int(match.group(1)), int(match.group(2)) if match.group(2) else float('inf')
 
 
 def stream_checkpoints(work_dir: str) -> list:
@@ -123,8 +176,7 @@ def stream_checkpoints(work_dir: str) -> list:
     first (an experience's end after its epochs)."""
     found = []
     for path in glob.glob(osp.join(glob.escape(work_dir), 'experience_*.pth')):
-        match = _NAME.search(osp.basename(path))
-        if match:
-            epoch = int(match.group(2)) if match.group(2) else float('inf')
-            found.append(((int(match.group(1)), epoch), path))
+        position = stream_position(path)
+        if position is not None:
+            found.append((position, path))
     return [path for _, path in sorted(found)]
