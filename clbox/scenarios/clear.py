@@ -20,18 +20,37 @@ Two evaluation protocols (paper Sec. 5):
   ``training_folder/testset_ratio_0.3/split_<seed>`` when it exists, and
   ``tools/dataset_converters/clear_fewshot.py`` writes such lists.
 
-``feature_type`` swaps images for features pre-extracted by ``tools/extract_features.py``
-(CLEAR's linear-probe protocol), read from ``<feature_root>/<feature_type>``.
+``feature_type`` swaps images for features (CLEAR's linear-probe protocol). Two sources
+(``feature_source``):
+
+* ``'release'``: the public release's own features,
+  ``<dataset_root>/<split>/features/<feature_type>/features.json`` mapping
+  ``{bucket: {class name: .pth path relative to <dataset_root>/<split>}}``; each ``.pth`` is
+  a dict ``{image id: 1-D tensor}`` (Avalanche 0.6,
+  ``avalanche/benchmarks/datasets/clear/clear.py:502-525``, ``_CLEARFeature._load_metadata_new``).
+  Files are loaded with ``torch.load(weights_only=True)``; labels come from the class the
+  file is listed under, image ids are matched to the records' metadata ``ID`` (or file stem).
+  Avalanche starts its ``tensors``/``targets`` lists outside the bucket loop
+  (``clear.py:506-507`` before ``for bucket, data in metadata.items()`` at ``:508``), so
+  its bucket ``i`` holds buckets ``1..i``; here every experience holds exactly its bucket.
+  Both protocols work: each record's feature is read from its own split and bucket.
+* ``'extracted'``: features pre-extracted by ``tools/extract_features.py``, read from
+  ``<feature_root>/<feature_type>``.
+
+The default (``None``) uses the release's features when
+``<dataset_root>/train/features/<feature_type>/features.json`` exists, else the extracted ones.
 
 Unlike Avalanche 0.6's ``CLEAR`` benchmark, every experience holds exactly its bucket's images,
 ``iid`` works on the public layout, nothing is downloaded and the root is never written to.
 """
+import json
 import logging
 import os.path as osp
 import zlib
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+import torch
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
@@ -41,6 +60,9 @@ from .clear_layout import CLEARRecord, read_clear, read_filelist
 from .features import PrecomputedFeatures
 
 PROTOCOLS = ('streaming', 'iid')
+FEATURE_SOURCES = ('release', 'extracted')
+#: The release's feature index, relative to ``<dataset_root>/<split>/features/<type>``.
+RELEASE_FEATURES_JSON = 'features.json'
 #: Class counts of the public releases (a mismatch is reported, not fatal).
 KNOWN_NUM_CLASSES = dict(clear10=11, clear100=100)
 
@@ -80,6 +102,138 @@ class CLEARImages(BaseDataset):
             raise OSError(f'CLEAR: cannot read image "{path}" ({e}). The file is corrupt or '
                           'truncated: re-extract it from the CLEAR archive, or delete it and '
                           'its metadata entry.') from e
+
+
+def release_features_json(dataset_root: str, split: str, feature_type: str) -> str:
+    """Path of the release's feature index of ``split`` (may not exist)."""
+    return osp.join(dataset_root, split, 'features', feature_type, RELEASE_FEATURES_JSON)
+
+
+class ReleaseFeatureReader:
+    """Reads the public release's own features one (split, bucket, class) file at a time.
+
+    The layout is Avalanche 0.6's ``_CLEARFeature._load_metadata_new``
+    (``avalanche/benchmarks/datasets/clear/clear.py:502-516``): ``features.json`` maps
+    ``{bucket: {class name: path}}``, the path relative to ``<dataset_root>/<split>``, and
+    each file is a dict ``{image id: tensor}``. Unlike Avalanche (whose lists start outside
+    the bucket loop, ``clear.py:506-508``), a lookup returns only the given bucket's file.
+
+    Args:
+        dataset_root (str): The dataset root.
+        feature_type (str): Feature set name (``'moco_b0'`` in the public releases).
+    """
+
+    def __init__(self, dataset_root: str, feature_type: str):
+        self.root, self.feature_type = dataset_root, feature_type
+        self._index: Dict[str, dict] = {}
+        self._files: Dict[str, Dict[str, np.ndarray]] = {}
+        self.dim: Optional[int] = None
+
+    def index(self, split: str) -> dict:
+        """The validated ``features.json`` of ``split``."""
+        if split not in self._index:
+            path = release_features_json(self.root, split, self.feature_type)
+            if not osp.isfile(path):
+                raise FileNotFoundError(
+                    f'CLEAR: "{path}" is missing; feature_source=\'release\' reads the '
+                    f'release\'s {split} features from there. Extract the release\'s '
+                    f'features archive into "{osp.join(self.root, split)}", or set '
+                    "feature_source='extracted' to use tools/extract_features.py output.")
+            with open(path) as f:
+                try:
+                    index = json.load(f)
+                except json.JSONDecodeError as e:
+                    raise ValueError(f'CLEAR: "{path}" is not valid json ({e}).') from e
+            if not isinstance(index, dict) or not all(
+                    isinstance(v, dict) and all(isinstance(x, str) for x in v.values())
+                    for v in index.values()):
+                raise ValueError(f'CLEAR: "{path}" must map {{bucket: {{class name: .pth '
+                                 'path relative to the split folder}}, as the public '
+                                 'release does.')
+            self._index[split] = {str(k): v for k, v in index.items()}
+        return self._index[split]
+
+    def file_of(self, split: str, bucket: str, class_name: str) -> str:
+        """The ``.pth`` file of one split, bucket and class."""
+        index = self.index(split)
+        json_path = release_features_json(self.root, split, self.feature_type)
+        if bucket not in index:
+            raise KeyError(f'CLEAR: bucket {bucket!r} is not in "{json_path}" (it has '
+                           f'{sorted(index)}); the features do not match the images.')
+        if class_name not in index[bucket]:
+            raise KeyError(f'CLEAR: class {class_name!r} of bucket {bucket!r} is not in '
+                           f'"{json_path}"; its classes must be those of class_names.txt.')
+        return osp.join(self.root, split, index[bucket][class_name])
+
+    def load(self, path: str) -> Dict[str, np.ndarray]:
+        """``{image id: (D,) float32}`` of one ``.pth`` file, loaded weights-only."""
+        if path in self._files:
+            return self._files[path]
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'CLEAR: feature file "{path}" listed in features.json '
+                                    'is missing; re-extract the release\'s features.')
+        try:
+            data = torch.load(path, map_location='cpu', weights_only=True)
+        except Exception as e:  # pickles of arbitrary objects are refused here
+            raise ValueError(f'CLEAR: "{path}" is not a weights-only dict of image id -> '
+                             f'tensor ({type(e).__name__}: {e}). Re-save it as '
+                             '{id: tensor} with torch.save.') from e
+        if not isinstance(data, dict) or not all(
+                isinstance(t, torch.Tensor) for t in data.values()):
+            raise ValueError(f'CLEAR: "{path}" must hold a dict of image id -> tensor, got '
+                             f'{type(data).__name__}.')
+        out = {}
+        for key, tensor in data.items():
+            vec = tensor.detach().float().reshape(-1).numpy()
+            if self.dim is None:
+                self.dim = len(vec)
+            if len(vec) != self.dim:
+                raise ValueError(f'CLEAR: feature {key!r} of "{path}" has {len(vec)} values, '
+                                 f'the others {self.dim}; all features must share one size.')
+            out[osp.splitext(osp.basename(str(key)))[0]] = vec
+        self._files[path] = out
+        return out
+
+    def feature(self, record: CLEARRecord, class_name: str) -> np.ndarray:
+        """The feature of one record, from its own split, bucket and class file."""
+        path = self.file_of(record.split, record.bucket, class_name)
+        feats = self.load(path)
+        key = str(record.meta.get('ID', osp.splitext(osp.basename(record.path))[0]))
+        if key not in feats:
+            raise KeyError(f'CLEAR: image {key!r} ("{record.path}") has no feature in "{path}"'
+                           '; the features archive does not match the images.')
+        return feats[key]
+
+
+@DATASETS.register_module()
+class CLEARReleaseFeatures(BaseDataset):
+    """The release's own features of CLEAR records (``feat``, ``gt_label``, ``img_path``,
+    ``bucket`` per sample); the default pipeline packs ``feat``.
+
+    Args:
+        reader (ReleaseFeatureReader): Where the features come from.
+        records (list[CLEARRecord]): The images, in order.
+        classes (Sequence[str]): Class names.
+        pipeline (list, optional): mm transforms. Defaults to None (pack ``feat``).
+    """
+
+    def __init__(self, reader: ReleaseFeatureReader, records: Sequence[CLEARRecord],
+                 classes: Sequence[str], pipeline: Optional[Sequence] = None, **kwargs):
+        self.reader, self._records, self._classes = reader, list(records), list(classes)
+        if pipeline is None:
+            pipeline = [dict(type='PackInputs', input_key='feat')]
+        kwargs.setdefault('serialize_data', False)
+        super().__init__(metainfo=dict(classes=tuple(classes)), pipeline=list(pipeline),
+                         **kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        return [dict(feat=self.reader.feature(r, self._classes[r.label]),
+                     gt_label=int(r.label), img_path=osp.join(self.reader.root, r.path),
+                     bucket=r.bucket) for r in self._records]
+
+    def get_gt_labels(self) -> np.ndarray:
+        """Labels of every sample, in order."""
+        return np.array([d['gt_label'] for d in self.data_list], dtype=np.int64)
 
 
 def draw_shots(train: Sequence[CLEARRecord], shots: int, seed: int, bucket: str
@@ -165,6 +319,10 @@ class CLEAR(BaseScenario):
             images. Defaults to None.
         feature_root (str, optional): Folder holding one sub-folder per feature set.
             Defaults to ``data/clear_features/<data_name>``.
+        feature_source (str, optional): ``'release'`` (the release's own
+            ``<split>/features/<feature_type>/features.json``) or ``'extracted'``
+            (``<feature_root>/<feature_type>``). Defaults to None: the release's when its
+            train ``features.json`` exists, else the extracted ones.
         feature_pipeline (list, optional): mm transforms of feature samples (the image
             pipelines are not used with features). Defaults to None (pack ``feat``).
         buckets (Sequence[str], optional): Training buckets to use, in order. Defaults to
@@ -179,7 +337,7 @@ class CLEAR(BaseScenario):
                  feature_type: Optional[str] = None, feature_root: Optional[str] = None,
                  feature_pipeline: Optional[Sequence] = None,
                  buckets: Optional[Sequence] = None, verify_files: bool = True,
-                 shot: Optional[int] = None):
+                 shot: Optional[int] = None, feature_source: Optional[str] = None):
         if data_name not in KNOWN_NUM_CLASSES:
             raise ValueError(f"data_name must be one of {sorted(KNOWN_NUM_CLASSES)}, got "
                              f'{data_name!r}.')
@@ -211,8 +369,28 @@ class CLEAR(BaseScenario):
             pairs = self._streaming(train_pool, order)
         else:
             pairs = self._iid(order, split_dir, test_ratio)
+        self.feature_source = self._feature_source(feature_source, feature_type)
         self._build_streams(pairs, train_pipeline, test_pipeline, feature_type,
                             feature_root or osp.join('data', 'clear_features', data_name))
+
+    def _feature_source(self, source: Optional[str], feature_type: Optional[str]
+                        ) -> Optional[str]:
+        if source is not None and source not in FEATURE_SOURCES:
+            raise ValueError(f'CLEAR: feature_source must be one of {FEATURE_SOURCES} or '
+                             f'None, got {source!r}.')
+        if feature_type is None:
+            if source is not None:
+                raise ValueError(f'CLEAR: feature_source={source!r} needs a feature_type '
+                                 "(e.g. 'moco_b0', the release's features).")
+            return None
+        if source is None:
+            source = 'release' if osp.isfile(release_features_json(
+                self.index.root, 'train', feature_type)) else 'extracted'
+        if source == 'release' and self.index.source != 'metadata':
+            raise ValueError(f'CLEAR: feature_source=\'release\' needs the public train/test '
+                             f'layout; "{self.index.root}" is a {self.index.source} root. '
+                             "Use feature_source='extracted'.")
+        return source
 
     @property
     def num_classes(self) -> int:
@@ -266,6 +444,9 @@ class CLEAR(BaseScenario):
     def _dataset(self, records, pipeline, features: Optional[str]):
         if features is None:
             return CLEARImages(self.index.root, records, self.class_names, pipeline)
+        if self.feature_source == 'release':
+            return CLEARReleaseFeatures(self._release_reader, records, self.class_names,
+                                        self.feature_pipeline)
         return PrecomputedFeatures(features, paths=[r.path for r in records],
                                    pipeline=self.feature_pipeline)
 
@@ -273,6 +454,9 @@ class CLEAR(BaseScenario):
                        feature_root) -> None:
         features = None if feature_type is None else osp.join(feature_root, feature_type)
         self.feature_dir = features
+        if self.feature_source == 'release':
+            self._release_reader = ReleaseFeatureReader(self.index.root, feature_type)
+            self.feature_dir = osp.join(self.index.root, '<split>', 'features', feature_type)
         classes = tuple(range(self.num_classes))
         self.train_stream, self.test_stream = [], []
         for i, (b, (train, test)) in enumerate(zip(self.buckets, pairs)):
