@@ -2,8 +2,9 @@
 
 Workload (configs/cssl/*_convnet-small_*_fmnist-pseudovideo*.py): 4,000 Fashion-MNIST
 training images (Debian's dataset-fashion-mnist), each a 16-frame pseudo-video (smooth
-random walk of shift / zoom / rotation): 64,000 frames. SimSiam with a 93k-parameter
-4-layer CNN (projector 64, predictor 16), two views RandomResizedCrop(28, 0.2-1) + flip,
+random walk of shift / zoom / rotation): 64,000 frames. SimSiam with a 97k-parameter
+4-layer CNN (widths 16-32-64-128, 128-d features; projector 128, predictor 32), two views
+RandomResizedCrop(28, 0.2-1) + ColorJitter(brightness 0.4, contrast 0.4, p 0.8) + flip,
 batch 64, SGD 0.0125 (0.05 x 64 / 256) momentum 0.9 wd 1e-4, cosine over 4,000 updates
 in every arm:
 

@@ -54,6 +54,7 @@ class PseudoVideoStream(BaseDataset):
         self._images, self._labels = images, labels
         self.frames, self.seed = int(frames), int(seed)
         self.max_shift, self.max_zoom, self.max_angle = max_shift, max_zoom, max_angle
+        self._walks = {}  # source -> its walk (drawn once: half a frame's cost otherwise)
         kwargs.setdefault('serialize_data', False)
         super().__init__(metainfo=getattr(src, 'metainfo', None), pipeline=list(pipeline),
                          **kwargs)
@@ -69,7 +70,10 @@ class PseudoVideoStream(BaseDataset):
     def walk(self, source: int) -> np.ndarray:
         """(frames, 4) shift x, shift y, zoom, angle of a source's frames: a random walk
         started at rest, steps scaled so the walk spans about its range, reflected into
-        range."""
+        range. Drawn once per source and kept."""
+        cached = self._walks.get(int(source))
+        if cached is not None:
+            return cached
         rng = np.random.RandomState((self.seed * 1_000_003 + int(source)) % (2 ** 32))
         limits = np.array([self.max_shift, self.max_shift, self.max_zoom, self.max_angle])
         steps = rng.randn(self.frames, 4) * limits * (2.0 / np.sqrt(max(self.frames, 1)))
@@ -78,6 +82,8 @@ class PseudoVideoStream(BaseDataset):
         # reflect into [-limit, limit]
         span = 2 * np.maximum(limits, 1e-12)
         path = np.abs((path + limits) % (2 * span) - span) - limits
+        path.setflags(write=False)
+        self._walks[int(source)] = path
         return path
 
     def frame(self, source: int, t: int) -> np.ndarray:
