@@ -14,7 +14,6 @@ import copy
 import math
 import os.path as osp
 import time
-import uuid
 
 import pytest
 import torch
@@ -30,7 +29,7 @@ from clbox.models.losses.plop import (PODLoss, entropy_histogram, entropy_pseudo
                                       median_thresholds)
 from clbox.registry import MODELS
 from helpers import ROOT, build_runner
-from test_reminder_fidelity import mini_ade, mini_voc, shrink_backbone
+from test_reminder_fidelity import mini_ade, mini_voc, paper_seg_cfg
 
 TINY = osp.join(ROOT, 'configs/_base_/models/deeplabv3_tiny_seg.py')
 SEG = osp.join(ROOT, 'configs/continual_seg')
@@ -467,18 +466,7 @@ def test_paper_configs_hold_the_reference_values():
 @pytest.mark.parametrize('name,make', [(PAPER['voc-15-5'], mini_voc),
                                        (PAPER['ade-100-50'], mini_ade)], ids=['voc', 'ade'])
 def test_paper_config_runs_each_step(name, make, tmp_path, monkeypatch):
-    monkeypatch.setenv('CLBOX_CACHE', str(tmp_path / 'cache'))
-    cfg = Config.fromfile(osp.join(SEG, name))
-    cfg.work_dir = str(tmp_path / 'work')
-    cfg.experiment_name = f'test-{uuid.uuid4().hex[:12]}'
-    cfg.scenario.data_root = make(str(tmp_path / 'data'))
-    cfg.scenario.label_cache = str(tmp_path / 'labels.json')
-    shrink_backbone(cfg)
-    cfg.train_cfg.max_epochs = 1          # one iteration per step (batch 24 > images)
-    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[key].num_workers = 0
-    cfg.default_hooks.logger.interval = 1000
-    cfg.log_level = 'WARNING'
+    cfg = paper_seg_cfg(name, make, tmp_path, monkeypatch)
     logs, maps = [], []
     loss, pod_segment = PLOP.loss, PLOP.pod_segment
 

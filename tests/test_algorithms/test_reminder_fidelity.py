@@ -377,11 +377,10 @@ def shrink_backbone(cfg):
     m.decode_head.update(in_channels=64, channels=16)
 
 
-@pytest.mark.parametrize('name,make,groups', [
-    ('reminder_deeplabv3-r101-d8_1xb24-30e_voc-15-5-ov.py', mini_voc, [3, 2]),
-    ('reminder_deeplabv3-r101-d8_1xb24-60e_ade-100-50.py', mini_ade, [2, 2])],
-    ids=['voc', 'ade'])
-def test_paper_config_runs_each_step(name, make, groups, tmp_path, monkeypatch):
+def paper_seg_cfg(name, make, tmp_path, monkeypatch):
+    """A paper-scale segmentation config on a fixture written by ``make``: its own
+    pipelines, batch and method settings, the backbone shrunk, one epoch per step (batch 24
+    is more than the fixture's images: one iteration), quiet, in-process loaders."""
     monkeypatch.setenv('CLBOX_CACHE', str(tmp_path / 'cache'))
     cfg = Config.fromfile(osp.join(SEG, name))
     cfg.work_dir = str(tmp_path / 'work')
@@ -389,11 +388,20 @@ def test_paper_config_runs_each_step(name, make, groups, tmp_path, monkeypatch):
     cfg.scenario.data_root = make(str(tmp_path / 'data'))
     cfg.scenario.label_cache = str(tmp_path / 'labels.json')
     shrink_backbone(cfg)
-    cfg.train_cfg.max_epochs = 1          # one iteration per step (batch 24 > images)
+    cfg.train_cfg.max_epochs = 1
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[key].num_workers = 0
     cfg.default_hooks.logger.interval = 1000
     cfg.log_level = 'WARNING'
+    return cfg
+
+
+@pytest.mark.parametrize('name,make,groups', [
+    ('reminder_deeplabv3-r101-d8_1xb24-30e_voc-15-5-ov.py', mini_voc, [3, 2]),
+    ('reminder_deeplabv3-r101-d8_1xb24-60e_ade-100-50.py', mini_ade, [2, 2])],
+    ids=['voc', 'ade'])
+def test_paper_config_runs_each_step(name, make, groups, tmp_path, monkeypatch):
+    cfg = paper_seg_cfg(name, make, tmp_path, monkeypatch)
     sizes, losses = [], []
     split = reminder_module.split_by_size
     monkeypatch.setattr(reminder_module, 'split_by_size',

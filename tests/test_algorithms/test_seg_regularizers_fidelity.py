@@ -18,7 +18,6 @@ The expected values are computed here, in plain torch, the way MiB does:
 """
 import copy
 import os.path as osp
-import uuid
 from types import SimpleNamespace
 
 import pytest
@@ -31,7 +30,7 @@ from mmengine.optim import build_optim_wrapper
 from clbox.registry import MODELS
 from clbox.scenarios import SyntheticSegIncremental
 from helpers import ROOT, build_runner
-from test_reminder_fidelity import mini_ade, mini_voc, shrink_backbone
+from test_reminder_fidelity import mini_ade, mini_voc, paper_seg_cfg
 
 TINY = osp.join(ROOT, 'configs/_base_/models/deeplabv3_tiny_seg.py')
 SEG = osp.join(ROOT, 'configs/continual_seg')
@@ -604,18 +603,7 @@ def test_paper_configs_hold_the_reference_values():
     ('lwf-mc_deeplabv3-r101-d8_1xb24-60e_ade-100-50.py', mini_ade)],
     ids=['ewc-voc', 'pi-ade', 'rwalk-voc', 'lwf-mc-ade'])
 def test_paper_config_runs_each_step(name, make, tmp_path, monkeypatch):
-    monkeypatch.setenv('CLBOX_CACHE', str(tmp_path / 'cache'))
-    cfg = Config.fromfile(osp.join(SEG, name))
-    cfg.work_dir = str(tmp_path / 'work')
-    cfg.experiment_name = f'test-{uuid.uuid4().hex[:12]}'
-    cfg.scenario.data_root = make(str(tmp_path / 'data'))
-    cfg.scenario.label_cache = str(tmp_path / 'labels.json')
-    shrink_backbone(cfg)
-    cfg.train_cfg.max_epochs = 1          # one iteration per step (batch 24 > images)
-    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[key].num_workers = 0
-    cfg.default_hooks.logger.interval = 1000
-    cfg.log_level = 'WARNING'
+    cfg = paper_seg_cfg(name, make, tmp_path, monkeypatch)
     runner = build_runner(cfg)
     runner.train()
     alg = runner.train_loop.algorithm
