@@ -30,6 +30,7 @@ from clbox.registry import MODELS
 from clbox.scenarios import SyntheticSegIncremental
 from fixtures.voc import label_map, make_mini_voc
 from helpers import ROOT, build_runner
+from test_seg_methods import batches
 
 TINY = osp.join(ROOT, 'configs/_base_/models/deeplabv3_tiny_seg.py')
 SEG = osp.join(ROOT, 'configs/continual_seg')
@@ -198,18 +199,12 @@ def scenario(tmp_path_factory):
                                    num_train=16, num_test=8)
 
 
-def loader_batches(exp, size=8):
-    ds = exp.dataset
-    return [pseudo_collate([ds[i] for i in range(j, min(j + size, len(ds)))])
-            for j in range(0, len(ds), size)]
-
-
 def train_step(alg, exp):
     alg.before_experience(exp)
     wrapper = build_optim_wrapper(alg, dict(optimizer=dict(type='SGD', lr=0.05)))
     alg.configure_optimizer(wrapper, exp)
     alg.train()
-    data = loader_batches(exp)
+    data = batches(exp)
     logs = [alg.train_step(b, wrapper) for b in data]
     return data, logs
 

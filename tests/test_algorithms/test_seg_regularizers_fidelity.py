@@ -24,15 +24,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.config import Config
-from mmengine.dataset import pseudo_collate
 from mmengine.optim import build_optim_wrapper
 
-from clbox.registry import MODELS
-from clbox.scenarios import SyntheticSegIncremental
 from helpers import ROOT, build_runner
 from test_reminder_fidelity import mini_ade, mini_voc, paper_seg_cfg
+from test_seg_methods import batches, build, scenario  # noqa: F401 (scenario: a fixture)
 
-TINY = osp.join(ROOT, 'configs/_base_/models/deeplabv3_tiny_seg.py')
 SEG = osp.join(ROOT, 'configs/continual_seg')
 CLS = ('decode_head.conv_seg.weight', 'decode_head.conv_seg.bias')
 EPS = 1e-8
@@ -134,23 +131,9 @@ class RefRW:
 
 
 # ----------------------------------------------------------------------------- helpers
-@pytest.fixture(scope='module')
-def scenario(tmp_path_factory):
-    return SyntheticSegIncremental(task='2-2', data_root=str(tmp_path_factory.mktemp('syn')),
-                                   num_train=16, num_test=8)
-
-
-def build(method, **kwargs):
-    cfg = Config.fromfile(TINY).model
-    cfg.update(type=method, **kwargs)
-    torch.manual_seed(0)
-    return MODELS.build(copy.deepcopy(cfg.to_dict()))
-
-
-def loader(exp, size=4):
-    ds = exp.dataset
-    return [pseudo_collate([ds[i] for i in range(j, min(j + size, len(ds)))])
-            for j in range(0, len(ds), size)]
+def loader(exp):
+    """Batches of 4 (the fidelity runs' batch)."""
+    return batches(exp, size=4)
 
 
 def ref_task_loss(model, alg, batch, k):
